@@ -1,0 +1,73 @@
+"""Fixtures shared by every layer: the app, its test client and a patched db.session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from unittest.mock import NonCallableMagicMock
+
+import pytest
+from flask import Flask
+from pytest_mock import MockerFixture
+from sqlalchemy.orm import scoped_session
+
+from tests.support import HttpsClient
+from webapp import create_app
+from webapp.extensions import db
+
+
+@pytest.fixture
+def app() -> Iterator[Flask]:
+    """A testing app on a fresh in-memory database (pytest-flask's client uses it)."""
+    app = create_app({"APP_ENV": "testing"})
+    app.test_client_class = HttpsClient
+    with app.app_context():
+        db.create_all()
+    yield app
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context() -> None:
+    """Replace pytest-flask's fixture that keeps one request context open for a whole test.
+
+    With it, every request in a test shares one app context and one db.session, so a view
+    that forgot to commit could pass. Without it each request tears down like in production.
+    """
+
+
+@pytest.fixture
+def client(app: Flask) -> HttpsClient:
+    """pytest-flask's client, minus its ``with`` block.
+
+    Inside ``with client`` Flask keeps each request's context alive until the next request,
+    which leaks one client's session into a second client's requests in the same test.
+    """
+    client = app.test_client()
+    assert isinstance(client, HttpsClient)
+    return client
+
+
+@pytest.fixture
+def app_context(app: Flask) -> Iterator[None]:
+    """An app context for code that reads the app's config or extensions."""
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def session_mock(mocker: MockerFixture, app_context: None) -> NonCallableMagicMock:
+    """db.session replaced by an autospec of scoped_session: typos fail, nothing real runs."""
+    mock = mocker.create_autospec(scoped_session, instance=True)
+    mocker.patch.object(db, "session", new=mock)
+    return mock
+
+
+@pytest.fixture
+def app_client_factory(app: Flask) -> Callable[[], HttpsClient]:
+    """Make more clients of the same app: other browsers, with cookie jars of their own."""
+
+    def make() -> HttpsClient:
+        client = app.test_client()
+        assert isinstance(client, HttpsClient)
+        return client
+
+    return make

@@ -1,0 +1,653 @@
+"""Unit tests for webapp.passwords: policy, normalization and Argon2id hashing."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import unicodedata
+
+import argon2
+import pytest
+from werkzeug.security import generate_password_hash
+
+from webapp.passwords import (
+    PasswordHasher,
+    PasswordPolicy,
+    PasswordRejected,
+    load_blocklist,
+    normalize,
+)
+
+CAFE_COMPOSED = "Caf\u00e9 " * 4
+CAFE_DECOMPOSED = "Cafe\u0301 " * 4
+PASSPHRASE = "correct horse battery staple"
+# Precomputed with werkzeug.security.generate_password_hash(LEGACY_PASSWORD, method=...); the
+# 600000-iteration one is only inspected, because verifying it would take a tenth of a second.
+LEGACY_PASSWORD = "legacy horse battery staple"
+LEGACY_HASH = (
+    "pbkdf2:sha256:600000$tFzvE94pmYGu2JHY$"
+    "963bf74ec52d7ac689e04306281279dba01f1bda0cfc175d0f13ff64fd493fde"
+)
+CHEAP_LEGACY_HASH = (
+    "pbkdf2:sha256:1000$BdpJHShV2SAzwJmv$"
+    "3a1884552cde3276ea158f8b1c4585659e29ad675d63f7d9d1c89bc1df11ecb4"
+)
+EMAIL = "alice.smith@example.com"
+CONTEXT = (EMAIL, "alice.smith", "Alice Smith")
+BANNED_WORDS = ("uppercase", "upper case", "number", "symbol", "special")
+
+TEXT_64 = "the quiet orange ferry drifts past seven lighthouses before noon"
+TEXT_256 = (
+    "my grandmother kept bees behind the old stone barn and every summer we carried "
+    "jars of dark heather honey down the lane to sell at the market while the swallows "
+    "chased insects above the river and the church bell rang out the hours, slowly, "
+    "until dusk came."
+)
+TEXT_1024 = "".join(f"{i} sheep jumped the fence; " for i in range(1, 100))[:1024]
+
+
+def cheap_hasher() -> PasswordHasher:
+    """Return a hasher with minimal Argon2 costs to keep the tests fast."""
+    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def phc(stored_hash: str) -> tuple[str, dict[str, int], bytes, bytes]:
+    """Split an Argon2 PHC string into variant, parameters, salt and digest."""
+    empty, variant, version, params, salt, digest = stored_hash.split("$")
+    assert empty == ""
+    assert version == "v=19"
+    values = {key: int(value) for key, value in (item.split("=") for item in params.split(","))}
+    return variant, values, b64(salt), b64(digest)
+
+
+def b64(text: str) -> bytes:
+    """Decode unpadded standard base64 as used in PHC strings."""
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def reason_for(policy: PasswordPolicy, password: str, context: tuple[str, ...] = ()) -> str:
+    """Return the rejection reason, failing the test if the password is accepted."""
+    with pytest.raises(PasswordRejected) as excinfo:
+        policy.check(password, context=context)
+    assert str(excinfo.value) == excinfo.value.reason
+    return excinfo.value.reason
+
+
+@pytest.fixture
+def hasher() -> PasswordHasher:
+    return cheap_hasher()
+
+
+@pytest.fixture
+def policy() -> PasswordPolicy:
+    return PasswordPolicy(blocklist=frozenset(), site_name="Signup Demo")
+
+
+# --- normalization -------------------------------------------------------------------------
+
+
+def test_test_data_lengths() -> None:
+    assert (len(TEXT_64), len(TEXT_256), len(TEXT_1024)) == (64, 256, 1024)
+    assert len(CAFE_COMPOSED) == 20
+    assert len(CAFE_DECOMPOSED) == 24
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("e\u0301", "\u00e9"),
+        (CAFE_DECOMPOSED, CAFE_COMPOSED),
+        (CAFE_COMPOSED, CAFE_COMPOSED),
+        ("  Spaced Out  ", "  Spaced Out  "),
+        ("MiXeD CaSe", "MiXeD CaSe"),
+        ("Stra\u00dfe", "Stra\u00dfe"),
+        ("\ufb01ne", "\ufb01ne"),  # NFC, not NFKC: the "fi" ligature stays
+    ],
+)
+def test_normalize_is_nfc_without_trimming_or_case_folding(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("hashed", "attempt"),
+    [
+        (CAFE_COMPOSED, CAFE_DECOMPOSED),
+        (CAFE_DECOMPOSED, CAFE_COMPOSED),
+        (CAFE_COMPOSED, CAFE_COMPOSED),
+        (CAFE_DECOMPOSED, CAFE_DECOMPOSED),
+    ],
+)
+def test_composed_and_decomposed_forms_verify_against_each_other(
+    hasher: PasswordHasher, hashed: str, attempt: str
+) -> None:
+    assert hasher.verify(hasher.hash(hashed), attempt) is True
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        f"  {PASSPHRASE}",
+        f"{PASSPHRASE}  ",
+        f"  {PASSPHRASE}  ",
+        f" {PASSPHRASE}",
+        f"{PASSPHRASE}\n",
+        f"{PASSPHRASE}\t",
+    ],
+)
+def test_whitespace_is_never_trimmed(hasher: PasswordHasher, attempt: str) -> None:
+    assert hasher.verify(hasher.hash(PASSPHRASE), attempt) is False
+
+
+def test_surrounding_spaces_are_part_of_the_password(hasher: PasswordHasher) -> None:
+    spaced = f"  {PASSPHRASE}  "
+    stored = hasher.hash(spaced)
+    assert hasher.verify(stored, spaced) is True
+    assert hasher.verify(stored, PASSPHRASE) is False
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        PASSPHRASE.upper(),
+        PASSPHRASE.title(),
+        PASSPHRASE.capitalize(),
+        "correct horse battery stapLe",
+    ],
+)
+def test_case_is_never_folded(hasher: PasswordHasher, attempt: str) -> None:
+    assert hasher.verify(hasher.hash(PASSPHRASE), attempt) is False
+
+
+# --- policy: length ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "tulip-river-oak",  # 15 ASCII characters
+        "r\u00e9sum\u00e9 d\u00e9j\u00e0 vu!",  # 15 code points, precomposed
+        unicodedata.normalize("NFD", "r\u00e9sum\u00e9 d\u00e9j\u00e0 vu!"),  # 19 raw, 15 after NFC
+        "\u00e9t\u00e9 \u00e0 la plages",  # 15 code points with precomposed accents
+        TEXT_64,
+        TEXT_256,
+        TEXT_1024,
+        "\u6625\u7720\u4e0d\u89c9\u6653\u5904\u5904\u95fb\u557c\u9e1f\u591c\u6765\u98ce\u96e8\u58f0",
+    ],
+)
+def test_accepts_long_enough_passwords(password: str) -> None:
+    PasswordPolicy().check(password)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "tulip-river-oa",  # 14 ASCII characters
+        "r\u00e9sum\u00e9 d\u00e9j\u00e0 vu",  # 14 code points
+        unicodedata.normalize("NFD", "r\u00e9sum\u00e9 d\u00e9j\u00e0 vu"),  # 18 raw, 14 after NFC
+        "",
+        "abc",
+    ],
+)
+def test_rejects_short_passwords(password: str) -> None:
+    assert reason_for(PasswordPolicy(), password) == "Use at least 15 characters."
+
+
+@pytest.mark.parametrize("password", ["\u00e9" * 15, "e\u0301" * 15])
+def test_fifteen_accented_characters_pass_the_length_rule(password: str) -> None:
+    # Both are 15 characters after NFC; they fail only because they repeat a single character.
+    reason = reason_for(PasswordPolicy(), password)
+    assert "at least" not in reason
+    assert "repeats a pattern" in reason
+
+
+@pytest.mark.parametrize(("min_length", "short"), [(20, "x" * 19), (8, "abc")])
+def test_min_length_comes_from_the_policy(min_length: int, short: str) -> None:
+    policy = PasswordPolicy(min_length=min_length)
+    assert reason_for(policy, short) == f"Use at least {min_length} characters."
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        TEXT_1024 + "x",
+        TEXT_1024 + "\u00e9",
+        TEXT_256 * 5,
+        unicodedata.normalize("NFD", "\u00e9") * 1025,
+    ],
+)
+def test_rejects_passwords_over_1024_characters(password: str) -> None:
+    assert reason_for(PasswordPolicy(), password) == "Use at most 1024 characters."
+
+
+@pytest.mark.parametrize("password", ["a" * 1_000_000, "e\u0301" * 500_000, "\u00e9" * 1_000_000])
+def test_rejects_a_megabyte_before_doing_any_work(mocker, password: str) -> None:
+    spy = mocker.spy(unicodedata, "normalize")
+    assert reason_for(PasswordPolicy(), password) == "Use at most 1024 characters."
+    assert spy.call_count == 0
+
+
+def test_max_length_comes_from_the_policy() -> None:
+    policy = PasswordPolicy(max_length=64)
+    policy.check(TEXT_64)
+    assert reason_for(policy, TEXT_64 + "!") == "Use at most 64 characters."
+
+
+@pytest.mark.parametrize(("min_length", "max_length"), [(0, 10), (20, 10), (-1, 5)])
+def test_policy_rejects_impossible_configuration(min_length: int, max_length: int) -> None:
+    with pytest.raises(ValueError, match="min_length"):
+        PasswordPolicy(min_length=min_length, max_length=max_length)
+
+
+# --- policy: characters ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("control", ["\x00", "\n", "\r", "\t", "\x1b", "\x7f", "\x85"])
+@pytest.mark.parametrize("position", ["start", "middle", "end"])
+def test_rejects_control_characters(control: str, position: str) -> None:
+    base = "tulip-river-oak-stone"
+    password = {
+        "start": control + base,
+        "middle": base[:10] + control + base[10:],
+        "end": base + control,
+    }[position]
+    assert "Control characters" in reason_for(PasswordPolicy(), password)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "tulip river oak stone",
+        "tulip\u00a0river\u00a0oak\u00a0stone",  # no-break spaces are not control characters
+        "\U0001f337 tulip river oak \U0001f333",
+    ],
+)
+def test_accepts_spaces_and_emoji(password: str) -> None:
+    PasswordPolicy().check(password)
+
+
+def test_rejects_lone_surrogates() -> None:
+    assert "not valid text" in reason_for(PasswordPolicy(), "tulip-river-oak\ud800")
+
+
+# --- policy: blocklist ---------------------------------------------------------------------
+
+
+SMALL_BLOCKLIST = frozenset({"correcthorsebatterystaple", "password", "iloveyouiloveyou1"})
+
+
+@pytest.mark.parametrize(
+    "password", ["correcthorsebatterystaple", "CorrectHorseBatteryStaple", "ILOVEYOUiloveyou1"]
+)
+def test_rejects_blocklisted_passwords_case_insensitively(password: str) -> None:
+    policy = PasswordPolicy(blocklist=SMALL_BLOCKLIST)
+    reason = reason_for(policy, password)
+    assert reason.startswith("This password is on a list of commonly used passwords")
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["password is not my dog's name", "correcthorsebatterystaple!", "my password is correcthorse"],
+)
+def test_blocklist_compares_whole_strings_only(password: str) -> None:
+    PasswordPolicy(blocklist=SMALL_BLOCKLIST).check(password)
+
+
+def test_blocklist_from_the_policy_is_used() -> None:
+    PasswordPolicy(blocklist=frozenset()).check("1qaz2wsx3edc4rfv")
+    with pytest.raises(PasswordRejected):
+        PasswordPolicy(blocklist=frozenset({"1qaz2wsx3edc4rfv"})).check("1qaz2wsx3edc4rfv")
+
+
+def test_shipped_blocklist() -> None:
+    blocklist = load_blocklist()
+    assert isinstance(blocklist, frozenset)
+    assert len(blocklist) >= 10_000
+    assert {"password", "123456", "qwerty", "1qaz2wsx3edc4rfv"} <= blocklist
+    assert all(entry == entry.lower() and entry.strip() == entry and entry for entry in blocklist)
+    assert load_blocklist() is blocklist  # cached
+
+
+@pytest.mark.parametrize("password", ["1qaz2wsx3edc4rfv", "QWERTYUIOP12345", "passwordstandard"])
+def test_default_policy_uses_the_shipped_blocklist(password: str) -> None:
+    assert PasswordPolicy().blocklist is load_blocklist()
+    assert "commonly used passwords" in reason_for(PasswordPolicy(), password)
+
+
+def test_default_policy_accepts_a_sentence_containing_a_common_password() -> None:
+    PasswordPolicy().check("password is not my dog's name")
+
+
+# --- policy: patterns ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "passwordpassword",
+        "aaaaaaaaaaaaaaa",
+        "abcabcabcabcabc",
+        "HorseHORSEhorse",
+        "tulip tulip tulip ",
+        "\U0001f337\U0001f333" * 8,
+    ],
+)
+def test_rejects_repeated_patterns(policy: PasswordPolicy, password: str) -> None:
+    assert "repeats a pattern" in reason_for(policy, password)
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["passwordpassword!", "tulip tulip tulip", "abcabcabcabcabd", "aaaaaaaaaaaaaab"],
+)
+def test_accepts_near_repetitions(policy: PasswordPolicy, password: str) -> None:
+    policy.check(password)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "123456789012345",
+        "098765432109876",
+        "567890123456789",
+        "abcdefghijklmnop",
+        "ABCDEFGHIJKLMNOP",
+        "ponmlkjihgfedcba",
+        "qrstuvwxyzabcdef",
+    ],
+)
+def test_rejects_simple_sequences(policy: PasswordPolicy, password: str) -> None:
+    assert "simple sequence" in reason_for(policy, password)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "123456789012346",
+        "abcdefghijklmnoq",
+        "135792468013579",
+        "abcdefgh12345678",
+        "acegikmoqsuwyace",
+    ],
+)
+def test_accepts_near_sequences(policy: PasswordPolicy, password: str) -> None:
+    policy.check(password)
+
+
+# --- policy: context -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "alicesmithalicesmith",
+        "SignupDemo2025!SignupDemo",
+        EMAIL,
+        "ALICE.SMITH@EXAMPLE.COM",
+        "alice smith alice smith",
+        "example.com alicesmith",
+        "signup demo signup demo",
+    ],
+)
+def test_rejects_passwords_built_from_context(policy: PasswordPolicy, password: str) -> None:
+    reason = reason_for(policy, password, CONTEXT)
+    assert reason == (
+        "Don't build your password from your email address, your name or the site's name."
+    )
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        PASSPHRASE,
+        "alice likes correct horse battery staples",
+        "smith & wesson collected tulips",
+        "demonstrably quiet harbour",  # contains "demo" but plenty remains
+    ],
+)
+def test_accepts_passwords_with_enough_beyond_context(
+    policy: PasswordPolicy, password: str
+) -> None:
+    policy.check(password, context=CONTEXT)
+
+
+def test_context_words_come_from_the_email_alone(policy: PasswordPolicy) -> None:
+    assert "email address" in reason_for(policy, "alicesmithalicesmith", (EMAIL,))
+    assert "email address" in reason_for(policy, "example example 12", (EMAIL,))
+
+
+def test_site_name_is_added_automatically() -> None:
+    password = "SignupDemo2025!SignupDemo"
+    PasswordPolicy(blocklist=frozenset()).check(password)
+    assert "site's name" in reason_for(
+        PasswordPolicy(blocklist=frozenset(), site_name="Signup Demo"), password
+    )
+
+
+def test_context_ignores_words_shorter_than_four_characters(policy: PasswordPolicy) -> None:
+    # With "bob" counted, only " wishes well" (12 characters) would remain.
+    policy.check("bobbobbob wishes well", context=("Bob",))
+
+
+def test_context_accepts_empty_entries(policy: PasswordPolicy) -> None:
+    policy.check(PASSPHRASE, context=("", "", EMAIL))
+
+
+# --- policy: messages ----------------------------------------------------------------------
+
+
+REJECTED = [
+    "short",
+    "tulip-river-oa",
+    TEXT_1024 + "x",
+    "a" * 1_000_000,
+    "tulip-river-oak\x00",
+    "tulip-river-oak\ud800",
+    "1qaz2wsx3edc4rfv",
+    "passwordpassword",
+    "123456789012345",
+    "abcdefghijklmnop",
+    "alicesmithalicesmith",
+    "SignupDemo2025!SignupDemo",
+]
+
+
+def test_rejection_messages_never_ask_for_composition() -> None:
+    policy = PasswordPolicy(blocklist=frozenset({"1qaz2wsx3edc4rfv"}), site_name="Signup Demo")
+    reasons = {reason_for(policy, password, CONTEXT) for password in REJECTED}
+    assert len(reasons) == 8  # every kind of rejection is represented
+    for reason in reasons:
+        assert reason.endswith(".")
+        assert not any(word in reason.lower() for word in BANNED_WORDS), reason
+
+
+def test_password_rejected_is_a_value_error_with_reason() -> None:
+    exc = PasswordRejected("Use at least 15 characters.")
+    assert isinstance(exc, ValueError)
+    assert exc.reason == str(exc) == "Use at least 15 characters."
+
+
+def test_policy_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        PasswordPolicy().min_length = 1  # type: ignore[misc]
+
+
+# --- hashing ---------------------------------------------------------------------------------
+
+
+def test_default_hash_is_argon2id_with_owasp_parameters() -> None:
+    default = PasswordHasher()
+    assert default.parameters == (2, 19456, 1)
+    variant, params, salt, digest = phc(default.hash(PASSPHRASE))
+    assert variant == "argon2id"
+    assert params == {"m": 19456, "t": 2, "p": 1}
+    assert len(salt) == 16
+    assert len(digest) == 32
+
+
+def test_parameters_reflect_the_constructor(hasher: PasswordHasher) -> None:
+    assert hasher.parameters == (1, 8, 1)
+    variant, params, _, _ = phc(hasher.hash(PASSPHRASE))
+    assert variant == "argon2id"
+    assert params == {"m": 8, "t": 1, "p": 1}
+
+
+def test_parameters_is_read_only(hasher: PasswordHasher) -> None:
+    with pytest.raises(AttributeError):
+        hasher.parameters = (3, 3, 3)  # type: ignore[misc]
+
+
+def test_hashes_are_salted(hasher: PasswordHasher) -> None:
+    first, second = hasher.hash(PASSPHRASE), hasher.hash(PASSPHRASE)
+    assert first != second
+    _, _, salt1, digest1 = phc(first)
+    _, _, salt2, digest2 = phc(second)
+    assert len(salt1) == len(salt2) == 16
+    assert salt1 != salt2
+    assert digest1 != digest2
+    assert PASSPHRASE not in first
+
+
+@pytest.mark.parametrize(
+    ("attempt", "expected"),
+    [
+        (PASSPHRASE, True),
+        ("correct horse battery stapler", False),
+        ("", False),
+        ("correct horse battery", False),
+    ],
+)
+def test_verify(hasher: PasswordHasher, attempt: str, expected: bool) -> None:
+    assert hasher.verify(hasher.hash(PASSPHRASE), attempt) is expected
+
+
+def test_verify_accepts_hashes_from_other_parameters(hasher: PasswordHasher) -> None:
+    other = PasswordHasher(time_cost=2, memory_cost=16, parallelism=2)
+    assert hasher.verify(other.hash(PASSPHRASE), PASSPHRASE) is True
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "",
+        "not a hash",
+        "$argon2id$",
+        "$argon2id$v=19$m=8,t=1,p=1$garbage",
+        "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$c29tZWhhc2g",
+        "$argon2id$v=19$m=8,t=1,p=1$\u00e9\u00e9$\u00e9\u00e9",
+        "$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
+        "pbkdf2:sha256:600000",
+        "pbkdf2:nosuchdigest:1000$salt$abcdef",
+        "pbkdf2:sha256:notanumber$salt$abcdef",
+        "pbkdf2:sha256:1000$salt$\u00e9\u00e9",
+        "scrypt:bad$salt$abcdef",
+        "plain$salt$abcdef",
+    ],
+)
+def test_verify_returns_false_for_malformed_hashes(hasher: PasswordHasher, stored: str) -> None:
+    assert hasher.verify(stored, PASSPHRASE) is False
+
+
+def test_verify_returns_false_for_a_truncated_hash(hasher: PasswordHasher) -> None:
+    assert hasher.verify(hasher.hash(PASSPHRASE)[:-5], PASSPHRASE) is False
+
+
+def test_verify_does_not_raise_for_unencodable_passwords(hasher: PasswordHasher) -> None:
+    assert hasher.verify(hasher.hash(PASSPHRASE), "tulip\ud800") is False
+    hasher.dummy_verify("tulip\ud800")
+
+
+def test_needs_rehash_is_false_for_a_current_hash(hasher: PasswordHasher) -> None:
+    assert hasher.needs_rehash(hasher.hash(PASSPHRASE)) is False
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        argon2.PasswordHasher(time_cost=2, memory_cost=8, parallelism=1),
+        argon2.PasswordHasher(time_cost=1, memory_cost=16, parallelism=1),
+        argon2.PasswordHasher(time_cost=1, memory_cost=16, parallelism=2),
+        argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, salt_len=8),
+        argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=argon2.Type.I),
+        argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=argon2.Type.D),
+    ],
+)
+def test_needs_rehash_for_other_argon2_hashes(
+    hasher: PasswordHasher, other: argon2.PasswordHasher
+) -> None:
+    stored = other.hash(PASSPHRASE)
+    assert hasher.needs_rehash(stored) is True
+    assert hasher.verify(stored, PASSPHRASE) is True
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [LEGACY_HASH, "scrypt:32768:8:1$salt$abcdef", "", "$argon2id$garbage", "not a hash"],
+)
+def test_needs_rehash_for_legacy_and_unknown_hashes(hasher: PasswordHasher, stored: str) -> None:
+    assert hasher.needs_rehash(stored) is True
+
+
+@pytest.mark.parametrize(
+    ("attempt", "expected"),
+    [(LEGACY_PASSWORD, True), (LEGACY_PASSWORD.title(), False), (f"{LEGACY_PASSWORD} ", False)],
+)
+def test_precomputed_legacy_werkzeug_hash_verifies(
+    hasher: PasswordHasher, attempt: str, expected: bool
+) -> None:
+    assert hasher.verify(CHEAP_LEGACY_HASH, attempt) is expected
+    assert hasher.needs_rehash(CHEAP_LEGACY_HASH) is True
+
+
+@pytest.mark.parametrize("method", ["pbkdf2:sha256:1000", "scrypt:1024:8:1"])
+@pytest.mark.parametrize(
+    ("attempt", "expected"),
+    [(PASSPHRASE, True), (PASSPHRASE.upper(), False), (f" {PASSPHRASE}", False), ("", False)],
+)
+def test_legacy_werkzeug_hashes(
+    hasher: PasswordHasher, method: str, attempt: str, expected: bool
+) -> None:
+    stored = generate_password_hash(PASSPHRASE, method=method)
+    assert hasher.verify(stored, attempt) is expected
+
+
+@pytest.mark.parametrize("hashed", [CAFE_COMPOSED, CAFE_DECOMPOSED])
+@pytest.mark.parametrize("attempt", [CAFE_COMPOSED, CAFE_DECOMPOSED])
+def test_legacy_hashes_of_either_unicode_form_verify(
+    hasher: PasswordHasher, hashed: str, attempt: str
+) -> None:
+    stored = generate_password_hash(hashed, method="pbkdf2:sha256:1000")
+    assert hasher.verify(stored, attempt) is True
+
+
+def test_dummy_verify_runs_argon2_verify_once_per_call(mocker, hasher: PasswordHasher) -> None:
+    # argon2.PasswordHasher uses __slots__, so the spy goes on the class, not the instance.
+    verify = mocker.spy(argon2.PasswordHasher, "verify")
+    hashing = mocker.spy(argon2.PasswordHasher, "hash")
+    for calls in range(1, 4):
+        assert hasher.dummy_verify(f"attempt number {calls}") is None
+        assert verify.call_count == calls
+    assert hashing.call_count == 1  # the dummy hash is computed once and reused
+    dummy_hashes = {call.args[1] for call in verify.call_args_list}
+    assert len(dummy_hashes) == 1
+    variant, params, salt, _ = phc(dummy_hashes.pop())
+    assert variant == "argon2id"
+    assert (params["t"], params["m"], params["p"]) == hasher.parameters
+    assert len(salt) == 16
+
+
+def test_dummy_verify_uses_the_hasher_parameters(mocker) -> None:
+    verify = mocker.spy(argon2.PasswordHasher, "verify")
+    custom = PasswordHasher(time_cost=2, memory_cost=16, parallelism=2)
+    custom.dummy_verify(PASSPHRASE)
+    assert verify.call_count == 1
+    _, params, _, _ = phc(verify.call_args.args[1])
+    assert params == {"t": 2, "m": 16, "p": 2}
+
+
+def test_dummy_hash_is_per_instance(mocker) -> None:
+    hashing = mocker.spy(argon2.PasswordHasher, "hash")
+    first, second = cheap_hasher(), cheap_hasher()
+    first.dummy_verify(PASSPHRASE)
+    second.dummy_verify(PASSPHRASE)
+    first.dummy_verify(PASSPHRASE)
+    assert hashing.call_count == 2

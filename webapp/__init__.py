@@ -1,0 +1,62 @@
+"""Signup and login for Flask: ``create_app`` is the only wiring point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp import errors
+from webapp.config import load_settings
+from webapp.extensions import csrf, db, limiter, login_manager, migrate, passwords
+from webapp.identity import load_user
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application; ``config`` overrides settings (``APP_ENV`` picks the base)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_mapping(load_settings(app.instance_path, config))
+
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    passwords.init_app(app)
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+
+    from webapp import account, auth, main
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+
+    app.register_error_handler(HTTPException, errors.handle_http_error)
+    app.register_error_handler(CSRFError, errors.handle_csrf_error)
+    app.register_error_handler(OperationalError, errors.handle_database_unavailable)
+    app.register_error_handler(InternalServerError, errors.handle_unexpected_error)
+
+    from webapp.cli import users
+
+    app.cli.add_command(users)
+    return app

@@ -1,0 +1,163 @@
+"""Settings read from environment variables, one class per environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from collections.abc import Mapping
+
+# Keys that have appeared in documentation or samples: never acceptable in production.
+SAMPLE_SECRET_KEYS = frozenset(
+    {
+        "dev",
+        "changeme",
+        "secret",
+        "change-me-to-a-long-random-string-of-at-least-32-bytes",
+    }
+)
+MIN_SECRET_KEY_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely."""
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value is None or value.strip() == "" else int(value)
+
+
+def _cookie_settings(secure: bool) -> dict[str, Any]:
+    """Cookie flags; the ``__Host-`` prefix demands Secure, so it is used only then."""
+    prefix = "__Host-" if secure else ""
+    return {
+        "SESSION_COOKIE_NAME": f"{prefix}session",
+        "SESSION_COOKIE_SECURE": secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_NAME": f"{prefix}remember",
+        "REMEMBER_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+    }
+
+
+def base_settings(instance_path: str) -> dict[str, Any]:
+    """Settings shared by every environment, with environment overrides applied."""
+    default_db = "sqlite:///" + str(Path(instance_path) / "webapp.sqlite3")
+    settings: dict[str, Any] = {
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_db),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SITE_NAME": os.environ.get("SITE_NAME", "Signup Demo"),
+        # Small bodies only: every form here fits easily, and a flood is refused unread.
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+        "PASSWORD_MIN_LENGTH": _env_int("PASSWORD_MIN_LENGTH", 15),
+        "PASSWORD_MAX_LENGTH": 1024,
+        # OWASP's Argon2id minimum (m=19 MiB, t=2, p=1): about 20 ms a hash on one core.
+        "ARGON2_TIME_COST": _env_int("ARGON2_TIME_COST", 2),
+        "ARGON2_MEMORY_COST": _env_int("ARGON2_MEMORY_COST", 19456),
+        "ARGON2_PARALLELISM": _env_int("ARGON2_PARALLELISM", 1),
+        # NIST SP 800-63B-4 AAL1 allows up to 30 days; OWASP suggests 15-30 min idle.
+        "SESSION_IDLE_TIMEOUT": timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 30)),
+        "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12)),
+        "REMEMBER_COOKIE_DURATION": timedelta(days=_env_int("REMEMBER_DAYS", 30)),
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 30)),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        "REGISTER_RATE_LIMIT": os.environ.get("REGISTER_RATE_LIMIT", "10 per minute"),
+        "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
+    }
+    settings.update(_cookie_settings(_env_bool("COOKIE_SECURE", True)))
+    return settings
+
+
+def development_settings(instance_path: str) -> dict[str, Any]:
+    """Local use over plain http on SQLite, with a secret kept under instance/."""
+    settings = base_settings(instance_path)
+    settings.update(_cookie_settings(_env_bool("COOKIE_SECURE", False)))
+    settings["SECRET_KEY"] = settings["SECRET_KEY"] or _local_secret(Path(instance_path))
+    return settings
+
+
+def testing_settings(instance_path: str) -> dict[str, Any]:
+    """Production behaviour, an in-memory database and a cheap Argon2 cost, nothing else."""
+    settings = base_settings(instance_path)
+    settings.update(_cookie_settings(True))
+    settings.update(
+        TESTING=True,
+        SECRET_KEY="testing-" + secrets.token_hex(32),
+        SQLALCHEMY_DATABASE_URI="sqlite:///:memory:",
+        RATELIMIT_STORAGE_URI="memory://",
+        ARGON2_TIME_COST=1,
+        ARGON2_MEMORY_COST=8,
+        ARGON2_PARALLELISM=1,
+    )
+    return settings
+
+
+def production_settings(instance_path: str) -> dict[str, Any]:
+    """Production: the environment must supply a strong SECRET_KEY (checked in load_settings)."""
+    return base_settings(instance_path)
+
+
+ENVIRONMENTS = {
+    "development": development_settings,
+    "testing": testing_settings,
+    "production": production_settings,
+}
+
+
+def load_settings(
+    instance_path: str, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Settings for ``APP_ENV`` (from overrides, else the environment, else production)."""
+    overrides = dict(overrides or {})
+    name = overrides.get("APP_ENV") or os.environ.get("APP_ENV", "production")
+    try:
+        factory = ENVIRONMENTS[name]
+    except KeyError:
+        choices = ", ".join(ENVIRONMENTS)
+        raise ConfigError(f"APP_ENV={name!r} is not one of: {choices}.") from None
+    settings = factory(instance_path)
+    settings.update(overrides)
+    settings["APP_ENV"] = name
+    if name == "production":
+        check_secret_key(settings["SECRET_KEY"])
+    return settings
+
+
+def check_secret_key(key: str | None) -> None:
+    """Refuse a missing, short or published SECRET_KEY."""
+    if not key:
+        raise ConfigError(
+            "SECRET_KEY is not set. Generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'` "
+            "and set it in the environment."
+        )
+    if key.strip().lower() in SAMPLE_SECRET_KEYS:
+        raise ConfigError("SECRET_KEY is a published sample value; generate your own.")
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes long.")
+
+
+def _local_secret(instance: Path) -> str:
+    """A development key generated once and kept in instance/, so sessions survive restarts."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,67 @@
+"""Extensions created unbound; ``create_app`` binds them to an application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+
+from webapp.passwords import PasswordHasher, PasswordPolicy, load_blocklist
+
+
+def client_address() -> str:
+    """The client address, already corrected by ProxyFix for trusted proxies only."""
+    return request.remote_addr or "unknown"
+
+
+@dataclass(frozen=True)
+class PasswordTools:
+    """The app's configured hasher and policy."""
+
+    hasher: PasswordHasher
+    policy: PasswordPolicy
+
+
+class Passwords:
+    """Binds the framework-free password module to an app's settings."""
+
+    def init_app(self, app: Flask) -> None:
+        """Build the hasher and policy from the app's config."""
+        app.extensions["passwords"] = PasswordTools(
+            hasher=PasswordHasher(
+                time_cost=app.config["ARGON2_TIME_COST"],
+                memory_cost=app.config["ARGON2_MEMORY_COST"],
+                parallelism=app.config["ARGON2_PARALLELISM"],
+            ),
+            policy=PasswordPolicy(
+                min_length=app.config["PASSWORD_MIN_LENGTH"],
+                max_length=app.config["PASSWORD_MAX_LENGTH"],
+                blocklist=load_blocklist(),
+                site_name=app.config["SITE_NAME"],
+            ),
+        )
+
+    @property
+    def hasher(self) -> PasswordHasher:
+        """The current app's hasher."""
+        return current_app.extensions["passwords"].hasher
+
+    @property
+    def policy(self) -> PasswordPolicy:
+        """The current app's password policy."""
+        return current_app.extensions["passwords"].policy
+
+
+# A savepoint per service transaction lets the test suite wrap each test in an outer
+# transaction; in production there is no outer transaction and it behaves as usual.
+db = SQLAlchemy(session_options={"join_transaction_mode": "create_savepoint"})
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=client_address)
+passwords = Passwords()

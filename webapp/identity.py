@@ -1,0 +1,49 @@
+"""Flask-Login glue: the token in the cookie to the signed-in user."""
+
+from __future__ import annotations
+
+from flask import current_app, request, session
+from flask_login import login_user, logout_user
+
+from webapp.extensions import client_address
+from webapp.models import User
+from webapp.services import sessions
+
+
+def session_limits() -> sessions.SessionLimits:
+    """The current app's session timeouts."""
+    config = current_app.config
+    return sessions.SessionLimits(
+        idle=config["SESSION_IDLE_TIMEOUT"],
+        absolute=config["SESSION_ABSOLUTE_TIMEOUT"],
+        remember=config["REMEMBER_COOKIE_DURATION"],
+    )
+
+
+def load_user(token: str) -> User | None:
+    """Flask-Login's user loader: the user of a live session, or None."""
+    row = sessions.load_session(token, session_limits())
+    if row is None:
+        return None
+    row.user.session_token = token
+    return row.user
+
+
+def sign_in(user: User, *, remember: bool) -> None:
+    """Start a fresh session: nothing from before sign-in survives (no fixation)."""
+    session.clear()
+    user.session_token = sessions.open_session(
+        user,
+        remember=remember,
+        user_agent=request.user_agent.string,
+        ip=client_address(),
+    )
+    login_user(user, remember=remember)
+
+
+def sign_out(user: User) -> None:
+    """End the session on the server and in the browser, remember-me cookie included."""
+    if user.session_token:
+        sessions.revoke_session(user.session_token)
+    session.clear()
+    logout_user()  # after clear(): it leaves the flag that deletes the remember cookie

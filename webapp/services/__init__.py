@@ -1,0 +1,1 @@
+"""Business logic over ``db.session``: plain values in, models out or a domain error raised."""

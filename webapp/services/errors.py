@@ -1,0 +1,27 @@
+"""Domain errors raised by the services and translated by the views."""
+
+from __future__ import annotations
+
+from webapp.passwords import PasswordRejected
+
+__all__ = ["EmailAlreadyRegistered", "InvalidEmail", "PasswordRejected", "ServiceError", "UnknownUser"]
+
+
+class ServiceError(Exception):
+    """Base class of the errors a service reports to its caller."""
+
+
+class InvalidEmail(ServiceError):
+    """The address is not a usable email address; the message says why."""
+
+
+class EmailAlreadyRegistered(ServiceError):
+    """An account with this (normalized) email address exists already."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"{email} is already registered")
+        self.email = email
+
+
+class UnknownUser(ServiceError):
+    """No account has this email address."""

@@ -1,0 +1,84 @@
+"""Accounts: sign-up, look-up, credential checks and deactivation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db, passwords
+from webapp.models import User
+from webapp.services.errors import EmailAlreadyRegistered, InvalidEmail, UnknownUser
+from webapp.services.sessions import revoke_user_sessions
+
+
+def normalize_email(email: str) -> str:
+    """The canonical form stored and compared: email-validator's normal form, lower-cased."""
+    try:
+        result = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail(str(exc)) from None
+    # Mail providers treat local parts case-insensitively in practice, and people type
+    # their address in whatever case; one lower-case form keeps one account per person.
+    return result.normalized.lower()
+
+
+def register_user(email: str, name: str, password: str) -> User:
+    """Create an account, or raise EmailAlreadyRegistered / PasswordRejected / InvalidEmail."""
+    email = normalize_email(email)
+    name = name.strip()
+    local_part = email.rpartition("@")[0]
+    passwords.policy.check(password, context=(email, local_part, name))
+    user = User(email=email, name=name, password_hash=passwords.hasher.hash(password))
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The unique index decides, so two simultaneous sign-ups give one account.
+        db.session.rollback()
+        raise EmailAlreadyRegistered(email) from None
+    return user
+
+
+def get_user_by_email(email: str) -> User | None:
+    """The account with this address in any letter case, or None."""
+    try:
+        email = normalize_email(email)
+    except InvalidEmail:
+        return None
+    return db.session.scalar(select(User).where(func.lower(User.email) == email))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user these credentials belong to, or None; the cost is the same either way."""
+    hasher = passwords.hasher
+    if len(password) > passwords.policy.max_length:
+        return None  # never feed the hasher more than the policy could ever have accepted
+    user = get_user_by_email(email)
+    if user is None:
+        # Spend one verification anyway, so timing does not reveal who has an account.
+        hasher.dummy_verify(password)
+        return None
+    if not hasher.verify(user.password_hash, password) or not user.is_active:
+        return None
+    if hasher.needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+        db.session.commit()
+    return user
+
+
+def list_users() -> Sequence[User]:
+    """Every account, oldest first."""
+    return db.session.scalars(select(User).order_by(User.id)).all()
+
+
+def deactivate_user(email: str) -> User:
+    """Stop an account from signing in and end its sessions, or raise UnknownUser."""
+    user = get_user_by_email(email)
+    if user is None:
+        raise UnknownUser(email)
+    user.is_active = False
+    revoke_user_sessions(user.id)
+    return user
