@@ -16,13 +16,13 @@ from webapp.extensions import db
 
 
 @pytest.fixture
-def app() -> Iterator[Flask]:
+def app() -> Flask:
     """A testing app on a fresh in-memory database (pytest-flask's client uses it)."""
     app = create_app({"APP_ENV": "testing"})
     app.test_client_class = HttpsClient
     with app.app_context():
         db.create_all()
-    yield app
+    return app
 
 
 @pytest.fixture(autouse=True)

@@ -12,12 +12,12 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import errors
+from webapp import errors, extensions
 from webapp.config import load_settings
-from webapp.extensions import csrf, db, limiter, login_manager, migrate, passwords
 from webapp.identity import load_user
 
 ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -34,16 +34,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
-    csrf.init_app(app)
-    limiter.init_app(app)
-    passwords.init_app(app)
-    login_manager.init_app(app)
-    login_manager.user_loader(load_user)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to see that page."
-    login_manager.login_message_category = "info"
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(app, extensions.db, directory=str(MIGRATIONS))
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    extensions.passwords.init_app(app)
+    extensions.login_manager.init_app(app)
+    extensions.login_manager.user_loader(load_user)
 
     from webapp import account, auth, main
 

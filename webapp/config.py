@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
 
 # Keys that have appeared in documentation or samples: never acceptable in production.
 SAMPLE_SECRET_KEYS = frozenset(
@@ -120,9 +120,7 @@ ENVIRONMENTS = {
 }
 
 
-def load_settings(
-    instance_path: str, overrides: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def load_settings(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Settings for ``APP_ENV`` (from overrides, else the environment, else production)."""
     overrides = dict(overrides or {})
     name = overrides.get("APP_ENV") or os.environ.get("APP_ENV", "production")

@@ -62,6 +62,9 @@ class Passwords:
 db = SQLAlchemy(session_options={"join_transaction_mode": "create_savepoint"})
 migrate = Migrate()
 login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please sign in to see that page."
+login_manager.login_message_category = "info"
 csrf = CSRFProtect()
 limiter = Limiter(key_func=client_address)
 passwords = Passwords()

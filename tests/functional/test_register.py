@@ -38,7 +38,8 @@ def test_register_signs_in_and_shows_the_account(
 
 
 def test_same_email_in_another_case_is_refused_beside_the_email_field(
-    client: HttpsClient, app_client_factory: Callable[[], HttpsClient],
+    client: HttpsClient,
+    app_client_factory: Callable[[], HttpsClient],
     stored_users: Callable[[], list[User]],
 ) -> None:
     client.register(email="ann@example.com")

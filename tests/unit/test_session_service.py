@@ -16,7 +16,9 @@ LIMITS = sessions.SessionLimits(
 )
 
 
-def _row(*, age: timedelta = timedelta(0), idle: timedelta = timedelta(0), **kw: object) -> UserSession:
+def _row(
+    *, age: timedelta = timedelta(0), idle: timedelta = timedelta(0), **kw: object
+) -> UserSession:
     now = utcnow()
     user = User(id=1, email="ann@example.com", name="Ann", password_hash="x", is_active=True)
     kw.setdefault("remember", False)

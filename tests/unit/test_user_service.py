@@ -25,9 +25,7 @@ def _sql(statement: Select) -> tuple[str, dict[str, object]]:
 
 def _user(email: str = "ann@example.com", password: str = STRONG_PASSWORD, **kw: object) -> User:
     kw.setdefault("is_active", True)
-    return User(
-        id=1, email=email, name="Ann", password_hash=passwords.hasher.hash(password), **kw
-    )
+    return User(id=1, email=email, name="Ann", password_hash=passwords.hasher.hash(password), **kw)
 
 
 def test_register_adds_and_commits_a_normalized_user(session_mock: NonCallableMagicMock) -> None:

@@ -9,7 +9,6 @@ from webapp.forms import Form, NoControlCharacters
 from webapp.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
 
 
-
 def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from webapp.passwords import PasswordRejected
 
-__all__ = ["EmailAlreadyRegistered", "InvalidEmail", "PasswordRejected", "ServiceError", "UnknownUser"]
+__all__ = [
+    "EmailAlreadyRegistered",
+    "InvalidEmail",
+    "PasswordRejected",
+    "ServiceError",
+    "UnknownUser",
+]
 
 
 class ServiceError(Exception):

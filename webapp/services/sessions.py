@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
@@ -90,4 +90,3 @@ def revoke_user_sessions(user_id: int, *, keep_token: str | None = None) -> None
         statement = statement.where(UserSession.token_hash != hash_token(keep_token))
     db.session.execute(statement.values(revoked_at=utcnow()))
     db.session.commit()
-
