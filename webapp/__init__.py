@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import errors, extensions
 from webapp.config import load_settings
+from webapp.forms import reject_undecodable_form
 from webapp.identity import load_user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
+    # Before CSRFProtect's hook, which parses the form and would consume the body first.
+    app.before_request(reject_undecodable_form)
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(MIGRATIONS))
     extensions.csrf.init_app(app)

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from webapp.services import users as user_service
-from webapp.services.errors import ServiceError
+from webapp.services.errors import PasswordRejected, ServiceError
 
 users = AppGroup("users", help="Manage user accounts.")
 
@@ -19,9 +19,7 @@ def create(email: str, name: str, password: str) -> None:
     """Create an account."""
     try:
         user = user_service.register_user(email, name, password)
-    except ServiceError as exc:
-        raise click.ClickException(str(exc)) from None
-    except ValueError as exc:  # PasswordRejected carries the policy's reason
+    except (ServiceError, PasswordRejected) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created user {user.id} <{user.email}>.")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, g, render_template
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
 
 from webapp.extensions import db, login_manager
 
@@ -23,6 +23,12 @@ PAGES: dict[int, tuple[str, str]] = {
 CSRF_ADVICE = "The form expired, reload and try again."
 
 
+class UnreadableForm(BadRequest):
+    """A form body that is not valid UTF-8."""
+
+    advice = "Some of what you sent could not be read as text. Check it and send it again."
+
+
 def render_error(code: int, advice: str | None = None) -> tuple[str, int]:
     """The page for ``code`` with its status."""
     title, default_advice = PAGES.get(code, PAGES[500])
@@ -35,7 +41,7 @@ def render_error(code: int, advice: str | None = None) -> tuple[str, int]:
 def handle_http_error(error: HTTPException) -> tuple[str, int]:
     """Every HTTP error gets the page of its status."""
     code = error.code or 500
-    return render_error(code if code in PAGES else 500)
+    return render_error(code if code in PAGES else 500, getattr(error, "advice", None))
 
 
 def handle_csrf_error(error: CSRFError) -> tuple[str, int]:

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import unicodedata
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import request
 from flask_wtf import FlaskForm
 from wtforms import Field
 from wtforms.validators import ValidationError
 
+from webapp.errors import UnreadableForm
 
-class NoControlCharacters:
-    """Reject NUL, line breaks and other control characters, which no field here needs."""
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+class ReadableText:
+    """Reject control characters and bytes that were not valid UTF-8.
+
+    No field here needs NUL or line breaks, and Werkzeug turns undecodable bytes into
+    U+FFFD, which would otherwise be stored silently as part of an address or password.
+    """
 
     def __call__(self, form: FlaskForm, field: Field) -> None:
-        if any(unicodedata.category(c) == "Cc" for c in field.data or ""):
+        text = field.data or ""
+        if REPLACEMENT_CHARACTER in text:
+            raise ValidationError("Some characters could not be read. Type them again.")
+        if any(unicodedata.category(c) == "Cc" for c in text):
             raise ValidationError("Remove the control characters (such as line breaks).")
 
 
@@ -32,3 +44,19 @@ class Form(FlaskForm):
                 field.errors = [*field.errors, "Send this field only once."]
                 valid = False
         return valid
+
+
+def reject_undecodable_form() -> None:
+    """Refuse a urlencoded body that is not UTF-8, before Werkzeug papers over it.
+
+    Werkzeug keeps undecodable bytes as literal "%FF" text, which would pass as a valid
+    (but wrong) email address or password. The body is capped by MAX_CONTENT_LENGTH.
+    """
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return
+    body = request.get_data(cache=True)  # cached, so the form is parsed from it later
+    try:
+        for pair in body.split(b"&"):
+            unquote_to_bytes(pair.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnreadableForm() from None

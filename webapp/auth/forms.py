@@ -5,7 +5,7 @@ from __future__ import annotations
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
-from webapp.forms import Form, NoControlCharacters
+from webapp.forms import Form, ReadableText
 from webapp.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
 
 
@@ -27,7 +27,7 @@ class RegisterForm(Form):
         validators=[
             InputRequired("Enter your email address."),
             Length(max=EMAIL_MAX_LENGTH, message="Use at most %(max)d characters."),
-            NoControlCharacters(),
+            ReadableText(),
             Email("Enter an email address like name@example.com."),
         ],
     )
@@ -37,7 +37,7 @@ class RegisterForm(Form):
         validators=[
             DataRequired("Enter your name."),
             Length(max=NAME_MAX_LENGTH, message="Use at most %(max)d characters."),
-            NoControlCharacters(),
+            ReadableText(),
         ],
     )
     password = PasswordField(
@@ -45,6 +45,7 @@ class RegisterForm(Form):
         validators=[
             InputRequired("Choose a password."),
             Length(max=PASSWORD_FIELD_MAX, message="Use at most %(max)d characters."),
+            ReadableText(),
         ],
     )
     confirm_password = PasswordField(
@@ -65,7 +66,7 @@ class LoginForm(Form):
         validators=[
             InputRequired("Enter your email address."),
             Length(max=EMAIL_MAX_LENGTH, message="Use at most %(max)d characters."),
-            NoControlCharacters(),
+            ReadableText(),
         ],
     )
     password = PasswordField(
@@ -73,6 +74,7 @@ class LoginForm(Form):
         validators=[
             InputRequired("Enter your password."),
             Length(max=PASSWORD_FIELD_MAX, message="Use at most %(max)d characters."),
+            ReadableText(),
         ],
     )
     remember = BooleanField("Keep me signed in on this device")
