@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
@@ -10,6 +12,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import Engine, event
 
 from webapp.passwords import PasswordHasher, PasswordPolicy, load_blocklist
 
@@ -55,6 +58,13 @@ class Passwords:
     def policy(self) -> PasswordPolicy:
         """The current app's password policy."""
         return current_app.extensions["passwords"].policy
+
+
+@event.listens_for(Engine, "connect")
+def _enforce_sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
+    # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless each connection asks.
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 # A savepoint per service transaction lets the test suite wrap each test in an outer

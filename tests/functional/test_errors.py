@@ -6,7 +6,7 @@ from collections.abc import Callable
 from unittest.mock import NonCallableMagicMock
 
 import pytest
-from flask import Flask
+from flask import Flask, abort
 from pytest_mock import MockerFixture
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, scoped_session
@@ -171,3 +171,14 @@ def test_healthz_is_503_when_the_database_does_not_answer(
 
     assert response.status_code == 503
     assert response.json == {"status": "database unavailable"}
+
+
+def test_403_page(app: Flask) -> None:
+    @app.get("/forbidden")
+    def forbidden() -> str:
+        abort(403)
+
+    response = app.test_client().get("/forbidden")
+
+    assert response.status_code == 403
+    _assert_error_page(response.text, 403)
