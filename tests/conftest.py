@@ -14,6 +14,8 @@ from tests.support import HttpsClient
 from webapp import create_app
 from webapp.extensions import db
 
+pytest_plugins = ["tests.ci_guard"]
+
 
 @pytest.fixture
 def app() -> Flask:

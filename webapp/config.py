@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -25,16 +26,17 @@ class ConfigError(RuntimeError):
     """The configuration cannot run safely."""
 
 
+def _env(name: str, default: str) -> str:
+    """A variable's value; empty counts as unset, so ``X=`` never means "nothing"."""
+    return os.environ.get(name, "").strip() or default
+
+
 def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    return _env(name, str(default)).lower() in {"1", "true", "yes", "on"}
 
 
 def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return default if value is None or value.strip() == "" else int(value)
+    return int(_env(name, str(default)))
 
 
 def _cookie_settings(secure: bool) -> dict[str, Any]:
@@ -56,10 +58,10 @@ def base_settings(instance_path: str) -> dict[str, Any]:
     """Settings shared by every environment, with environment overrides applied."""
     default_db = "sqlite:///" + str(Path(instance_path) / "webapp.sqlite3")
     settings: dict[str, Any] = {
-        "SECRET_KEY": os.environ.get("SECRET_KEY"),
-        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_db),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "").strip() or None,
+        "SQLALCHEMY_DATABASE_URI": _env("DATABASE_URL", default_db),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "SITE_NAME": os.environ.get("SITE_NAME", "Signup Demo"),
+        "SITE_NAME": _env("SITE_NAME", "Signup Demo"),
         # Small bodies only: every form here fits easily, and a flood is refused unread.
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 64 * 1024,
@@ -74,20 +76,21 @@ def base_settings(instance_path: str) -> dict[str, Any]:
         "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12)),
         "REMEMBER_COOKIE_DURATION": timedelta(days=_env_int("REMEMBER_DAYS", 30)),
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 30)),
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
-        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
-        "REGISTER_RATE_LIMIT": os.environ.get("REGISTER_RATE_LIMIT", "10 per minute"),
+        "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "20 per minute"),
+        "REGISTER_RATE_LIMIT": _env("REGISTER_RATE_LIMIT", "10 per minute"),
         "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
     }
-    settings.update(_cookie_settings(_env_bool("COOKIE_SECURE", True)))
+    settings.update(_cookie_settings(secure=True))
     return settings
 
 
 def development_settings(instance_path: str) -> dict[str, Any]:
     """Local use over plain http on SQLite, with a secret kept under instance/."""
     settings = base_settings(instance_path)
-    settings.update(_cookie_settings(_env_bool("COOKIE_SECURE", False)))
+    # Only here may cookies go without Secure: http://127.0.0.1 has no TLS.
+    settings.update(_cookie_settings(secure=_env_bool("COOKIE_SECURE", False)))
     settings["SECRET_KEY"] = settings["SECRET_KEY"] or _local_secret(Path(instance_path))
     return settings
 
@@ -95,7 +98,6 @@ def development_settings(instance_path: str) -> dict[str, Any]:
 def testing_settings(instance_path: str) -> dict[str, Any]:
     """Production behaviour, an in-memory database and a cheap Argon2 cost, nothing else."""
     settings = base_settings(instance_path)
-    settings.update(_cookie_settings(True))
     settings.update(
         TESTING=True,
         SECRET_KEY="testing-" + secrets.token_hex(32),
@@ -123,7 +125,7 @@ ENVIRONMENTS = {
 def load_settings(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Settings for ``APP_ENV`` (from overrides, else the environment, else production)."""
     overrides = dict(overrides or {})
-    name = overrides.get("APP_ENV") or os.environ.get("APP_ENV", "production")
+    name = overrides.get("APP_ENV") or _env("APP_ENV", "production")
     try:
         factory = ENVIRONMENTS[name]
     except KeyError:
@@ -156,6 +158,15 @@ def _local_secret(instance: Path) -> str:
     path = instance / "secret_key"
     if not path.exists():
         instance.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        # Written whole under a private name (mode 0o600 from the start), then linked into
+        # place: of several workers starting at once, one key wins and none reads half a file.
+        fd, draft = tempfile.mkstemp(dir=instance, prefix=".secret_key.")
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()

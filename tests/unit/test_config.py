@@ -15,7 +15,7 @@ STRONG_KEY = secrets.token_urlsafe(48)
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "COOKIE_SECURE"):
+    for name in ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "COOKIE_SECURE", "SITE_NAME"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -113,3 +113,31 @@ def test_sqlite_under_instance_is_the_default(
     url = load_settings(str(tmp_path))["SQLALCHEMY_DATABASE_URI"]
 
     assert url == f"sqlite:///{tmp_path}/webapp.sqlite3"
+
+
+@pytest.mark.parametrize("value", ["0", "false", ""])
+def test_production_cookies_stay_secure_whatever_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("COOKIE_SECURE", value)
+
+    settings = load_settings(str(tmp_path))
+
+    assert settings["SESSION_COOKIE_SECURE"] is True
+    assert settings["REMEMBER_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "RATELIMIT_STORAGE_URI", "SITE_NAME", "APP_ENV"])
+def test_an_empty_variable_means_the_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str
+) -> None:
+    monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv(name, "")
+
+    settings = load_settings(str(tmp_path))
+
+    assert settings["APP_ENV"] == "production"
+    assert settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert settings["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert settings["SITE_NAME"] == "Signup Demo"

@@ -1,0 +1,72 @@
+"""Deployment defaults for ``gunicorn wsgi:app`` (gunicorn reads this file from the working folder).
+
+Every value can be tuned through the environment; command-line flags still override this file.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+CORES = multiprocessing.cpu_count()
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+# Loopback by default, so a bare `gunicorn wsgi:app` (and `make run`) is not reachable from the
+# network; a deployment sets e.g. GUNICORN_BIND=0.0.0.0:8000 behind its proxy.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+
+# Sync workers are processes: one request each at a time. A login is CPU-bound (Argon2id, about
+# 20 ms and 19 MiB per hash), so about one worker per core; never fewer than 1, and never more
+# than gunicorn's 2 * cores + 1 ceiling (more only adds memory and context switches).
+workers = min(max(_env_int("WEB_CONCURRENCY", CORES), 1), 2 * CORES + 1)
+
+# More than 1 switches gunicorn to the gthread worker (threads sharing one process).
+threads = max(_env_int("GUNICORN_THREADS", 1), 1)
+
+# A worker silent this long is killed and replaced; no page here takes more than a fraction of it.
+timeout = 30
+# On SIGTERM (deploys, `docker stop`) workers get this long to finish requests in flight.
+graceful_timeout = 30
+# Seconds an idle keep-alive connection stays open (gthread only; sync workers close each one).
+keepalive = 5
+
+# Access log to stdout and errors to stderr: the process supervisor collects both.
+accesslog = "-"
+errorlog = "-"
+
+# Proxy headers: the application alone interprets X-Forwarded-*. create_app wraps the app in
+# Werkzeug's ProxyFix with TRUSTED_PROXIES hops (none by default), which counts hops from the
+# right of X-Forwarded-For/-Proto/-Host. Gunicorn would otherwise act on the same headers by
+# itself: from any peer in forwarded_allow_ips (default "127.0.0.1,::1", or the
+# FORWARDED_ALLOW_IPS variable) it sets wsgi.url_scheme to "https" when X-Forwarded-Proto says
+# so (secure_scheme_headers), and it lets SCRIPT_NAME/PATH_INFO request headers rewrite the
+# WSGI environ (forwarder_headers). With TRUSTED_PROXIES=0 that would let a local client
+# claim https, and with a proxy it would be a second, differently configured opinion about the
+# same headers. So gunicorn trusts no peer (an empty list, not "*") and has no scheme or
+# forwarder headers at all (the last two also cover Unix-socket peers, which gunicorn always
+# trusts). The X-Forwarded-* headers still reach the app untouched as HTTP_X_FORWARDED_*.
+# Gunicorn never rewrites REMOTE_ADDR from X-Forwarded-For; ProxyFix does that when configured.
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
+forwarder_headers = ""
+
+# Request-size limits, refused by gunicorn before the app sees them: the longest URL here is
+# short, so the default 4094-byte request line is ample; the forms need few headers, so 50
+# fields (gunicorn allows 100) is plenty for any browser and proxy; 8190 bytes per header field
+# fits large cookies. The body is capped by the app (MAX_CONTENT_LENGTH, 64 KiB).
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
+
+# Each worker builds its own app after the fork: no database connection or rate-limit storage
+# client is inherited by several processes, and a HUP reload picks up new code.
+preload_app = False
+
+# gunicorn 27's control socket sits at one path per user ($HOME/.gunicorn/gunicorn.ctl), shared
+# by every instance on the machine; nothing here uses it, so it is off.
+control_socket_disable = True
