@@ -8,73 +8,67 @@ from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Leng
 from webapp.forms import Form, ReadableText
 from webapp.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
 
+# Longer than any password the policy accepts, so the policy gives the reason, yet
+# small enough that the hasher is never handed a flood.
+PASSWORD_FIELD_MAX = 1024
+TOO_LONG = "Use at most %(max)d characters."
+
 
 def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-# Longer than any password the policy accepts, so the policy gives the reason, yet
-# small enough that the hasher is never handed a flood.
-PASSWORD_FIELD_MAX = 1024
+def _email_field(*checks: object) -> EmailField:
+    return EmailField(
+        "Email address",
+        filters=[_strip],
+        validators=[
+            InputRequired("Enter your email address."),
+            Length(max=EMAIL_MAX_LENGTH, message=TOO_LONG),
+            ReadableText(),
+            *checks,
+        ],
+    )
+
+
+def _password_field(label: str, missing: str, *checks: object) -> PasswordField:
+    # Never trimmed: spaces are part of a password.
+    return PasswordField(
+        label,
+        validators=[
+            InputRequired(missing),
+            Length(max=PASSWORD_FIELD_MAX, message=TOO_LONG),
+            ReadableText(),
+            *checks,
+        ],
+    )
 
 
 class RegisterForm(Form):
     """Create an account."""
 
-    email = EmailField(
-        "Email address",
-        filters=[_strip],
-        validators=[
-            InputRequired("Enter your email address."),
-            Length(max=EMAIL_MAX_LENGTH, message="Use at most %(max)d characters."),
-            ReadableText(),
-            Email("Enter an email address like name@example.com."),
-        ],
-    )
+    email = _email_field(Email("Enter an email address like name@example.com."))
     name = StringField(
         "Name",
         filters=[_strip],
         validators=[
             DataRequired("Enter your name."),
-            Length(max=NAME_MAX_LENGTH, message="Use at most %(max)d characters."),
+            Length(max=NAME_MAX_LENGTH, message=TOO_LONG),
             ReadableText(),
         ],
     )
-    password = PasswordField(
-        "Password",
-        validators=[
-            InputRequired("Choose a password."),
-            Length(max=PASSWORD_FIELD_MAX, message="Use at most %(max)d characters."),
-            ReadableText(),
-        ],
-    )
-    confirm_password = PasswordField(
+    password = _password_field("Password", "Choose a password.")
+    confirm_password = _password_field(
         "Confirm password",
-        validators=[
-            InputRequired("Enter the password again."),
-            EqualTo("password", message="The two passwords do not match."),
-        ],
+        "Enter the password again.",
+        EqualTo("password", message="The two passwords do not match."),
     )
 
 
 class LoginForm(Form):
     """Sign in with email address and password."""
 
-    email = EmailField(
-        "Email address",
-        filters=[_strip],
-        validators=[
-            InputRequired("Enter your email address."),
-            Length(max=EMAIL_MAX_LENGTH, message="Use at most %(max)d characters."),
-            ReadableText(),
-        ],
-    )
-    password = PasswordField(
-        "Password",
-        validators=[
-            InputRequired("Enter your password."),
-            Length(max=PASSWORD_FIELD_MAX, message="Use at most %(max)d characters."),
-            ReadableText(),
-        ],
-    )
+    # No syntax check: a malformed address simply fails like any unknown one.
+    email = _email_field()
+    password = _password_field("Password", "Enter your password.")
     remember = BooleanField("Keep me signed in on this device")
