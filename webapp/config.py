@@ -81,6 +81,16 @@ def base_settings(instance_path: str) -> dict[str, Any]:
         "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "20 per minute"),
         "REGISTER_RATE_LIMIT": _env("REGISTER_RATE_LIMIT", "10 per minute"),
         "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
+        # Per-account sign-in throttle (NIST SP 800-63B-4 3.2.2): a few free failures, then
+        # waits that double up to an hour, and never more than 100 consecutive failures.
+        "LOGIN_FREE_FAILURES": 5,
+        "LOGIN_FIRST_WAIT": timedelta(seconds=30),
+        "LOGIN_MAX_WAIT": timedelta(hours=1),
+        "LOGIN_MAX_FAILURES": 100,
+        "LOGIN_FAILURE_MEMORY": timedelta(days=30),
+        # Plain http is answered with a redirect to https, and browsers are told to stay there.
+        "FORCE_HTTPS": True,
+        "HSTS_SECONDS": 365 * 24 * 3600,
     }
     settings.update(_cookie_settings(secure=True))
     return settings
@@ -89,8 +99,10 @@ def base_settings(instance_path: str) -> dict[str, Any]:
 def development_settings(instance_path: str) -> dict[str, Any]:
     """Local use over plain http on SQLite, with a secret kept under instance/."""
     settings = base_settings(instance_path)
-    # Only here may cookies go without Secure: http://127.0.0.1 has no TLS.
+    # Only here may cookies go without Secure, and https not be insisted on:
+    # http://127.0.0.1 has no TLS.
     settings.update(_cookie_settings(secure=_env_bool("COOKIE_SECURE", False)))
+    settings.update(FORCE_HTTPS=False, HSTS_SECONDS=0)
     settings["SECRET_KEY"] = settings["SECRET_KEY"] or _local_secret(Path(instance_path))
     return settings
 
