@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import errors, extensions
+from webapp import audit, errors, extensions, headers
 from webapp.config import load_settings
 from webapp.forms import reject_undecodable_form
 from webapp.identity import load_user
@@ -30,12 +31,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     app.config.from_mapping(load_settings(app.instance_path, config))
+    audit.configure()
 
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
-    # Before CSRFProtect's hook, which parses the form and would consume the body first.
+    # Hooks run in the order registered: https and cross-site checks first, then the body
+    # check, before CSRFProtect's hook, which parses the form and would consume the body.
+    headers.init_app(app)
     app.before_request(reject_undecodable_form)
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(MIGRATIONS))
@@ -53,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_error_handler(HTTPException, errors.handle_http_error)
     app.register_error_handler(CSRFError, errors.handle_csrf_error)
+    app.register_error_handler(RateLimitExceeded, errors.handle_rate_limited)
     app.register_error_handler(OperationalError, errors.handle_database_unavailable)
     app.register_error_handler(InternalServerError, errors.handle_unexpected_error)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from webapp import audit
 from webapp.services import users as user_service
 from webapp.services.errors import PasswordRejected, ServiceError
 
@@ -40,4 +41,5 @@ def deactivate(email: str) -> None:
         user = user_service.deactivate_user(email)
     except ServiceError as exc:
         raise click.ClickException(f"No account has the address {exc}.") from None
+    audit.record("deactivate", "success", user_id=user.id, by="cli")
     click.echo(f"Deactivated user {user.id} <{user.email}>; their sessions are ended.")

@@ -58,6 +58,8 @@ def base_settings(instance_path: str) -> dict[str, Any]:
     """Settings shared by every environment, with environment overrides applied."""
     default_db = "sqlite:///" + str(Path(instance_path) / "webapp.sqlite3")
     settings: dict[str, Any] = {
+        # Never from FLASK_DEBUG: the debugger runs code for whoever reaches it.
+        "DEBUG": False,
         "SECRET_KEY": os.environ.get("SECRET_KEY", "").strip() or None,
         "SQLALCHEMY_DATABASE_URI": _env("DATABASE_URL", default_db),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -77,7 +79,9 @@ def base_settings(instance_path: str) -> dict[str, Any]:
         "REMEMBER_COOKIE_DURATION": timedelta(days=_env_int("REMEMBER_DAYS", 30)),
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 30)),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # Our 429 pages set Retry-After themselves; Flask-Limiter's headers would overwrite the
+        # per-account wait with the per-address window and advertise limits to attackers.
+        "RATELIMIT_HEADERS_ENABLED": False,
         "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "20 per minute"),
         "REGISTER_RATE_LIMIT": _env("REGISTER_RATE_LIMIT", "10 per minute"),
         "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
@@ -87,7 +91,9 @@ def base_settings(instance_path: str) -> dict[str, Any]:
         "LOGIN_FIRST_WAIT": timedelta(seconds=30),
         "LOGIN_MAX_WAIT": timedelta(hours=1),
         "LOGIN_MAX_FAILURES": 100,
-        "LOGIN_FAILURE_MEMORY": timedelta(days=30),
+        # Forgotten only after a success (or a password reset): NIST's ceiling is per account,
+        # not per window; a year bounds what the storage keeps for addresses never used.
+        "LOGIN_FAILURE_MEMORY": timedelta(days=365),
         # Plain http is answered with a redirect to https, and browsers are told to stay there.
         "FORCE_HTTPS": True,
         "HSTS_SECONDS": 365 * 24 * 3600,

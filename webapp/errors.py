@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app, g, render_template
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
 
-from webapp.extensions import db, login_manager
+from webapp import audit
+from webapp.extensions import db, limiter, login_manager
 
 # Title and advice for each status with a page of its own.
 PAGES: dict[int, tuple[str, str]] = {
@@ -42,6 +46,28 @@ def handle_http_error(error: HTTPException) -> tuple[str, int]:
     """Every HTTP error gets the page of its status."""
     code = error.code or 500
     return render_error(code if code in PAGES else 500, getattr(error, "advice", None))
+
+
+def _in_words(seconds: int) -> str:
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = -(-seconds // size)  # round up: never promise too early
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def too_many_requests(retry_after: int) -> tuple[str, int, dict[str, str]]:
+    """The 429 page, saying when to try again, with a matching Retry-After header."""
+    page, code = render_error(429, f"Please wait {_in_words(retry_after)}, then try again.")
+    return page, code, {"Retry-After": str(retry_after)}
+
+
+def handle_rate_limited(error: RateLimitExceeded) -> tuple[str, int, dict[str, str]]:
+    """Flask-Limiter refused a request from this client address."""
+    current = limiter.current_limit
+    retry_after = max(1, int(current.reset_at - time.time())) if current else 60
+    audit.record("rate_limit", "throttled", limit=str(error.limit.limit))
+    return too_many_requests(retry_after)
 
 
 def handle_csrf_error(error: CSRFError) -> tuple[str, int]:

@@ -7,6 +7,7 @@ from webapp.passwords import PasswordRejected
 __all__ = [
     "EmailAlreadyRegistered",
     "InvalidEmail",
+    "LoginThrottled",
     "PasswordRejected",
     "ServiceError",
     "UnknownUser",
@@ -31,3 +32,11 @@ class EmailAlreadyRegistered(ServiceError):
 
 class UnknownUser(ServiceError):
     """No account has this email address."""
+
+
+class LoginThrottled(ServiceError):
+    """Too many failed sign-ins for this address; try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after

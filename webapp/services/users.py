@@ -9,9 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db, passwords
+from webapp.fingerprints import fingerprint
 from webapp.models import User
+from webapp.services import throttle as throttling
 from webapp.services.errors import EmailAlreadyRegistered, InvalidEmail, UnknownUser
 from webapp.services.sessions import revoke_user_sessions
+from webapp.services.throttle import ThrottlePolicy
 
 
 def normalize_email(email: str) -> str:
@@ -51,18 +54,41 @@ def get_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email))
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """The active user these credentials belong to, or None; the cost is the same either way."""
+def account_key(email: str) -> str:
+    """A fingerprint naming the address in counters, for accounts and unknown addresses alike."""
+    try:
+        email = normalize_email(email)
+    except InvalidEmail:
+        email = email.strip().lower()
+    return fingerprint(email)
+
+
+def authenticate(
+    email: str, password: str, throttle: ThrottlePolicy | None = None
+) -> User | None:
+    """The active user these credentials belong to, or None; the cost is the same either way.
+
+    With a ``throttle`` policy, raises LoginThrottled instead of checking the password when
+    this address has failed too often, whether or not an account has it.
+    """
     hasher = passwords.hasher
     if len(password) > passwords.policy.max_length:
         return None  # never feed the hasher more than the policy could ever have accepted
+    account = account_key(email)
+    attempt = throttling.reserve_attempt(account, throttle) if throttle else 0
     user = get_user_by_email(email)
     if user is None:
         # Spend one verification anyway, so timing does not reveal who has an account.
         hasher.dummy_verify(password)
+        verified = False
+    else:
+        verified = hasher.verify(user.password_hash, password) and user.is_active
+    if not verified:
+        if throttle:
+            throttling.record_failure(account, attempt, throttle)
         return None
-    if not hasher.verify(user.password_hash, password) or not user.is_active:
-        return None
+    if throttle:
+        throttling.record_success(account)
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
         db.session.commit()
