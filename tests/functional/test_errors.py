@@ -63,7 +63,7 @@ def test_csrf_failure_says_how_to_recover(client: HttpsClient) -> None:
     _assert_error_page(response.text, 400)
 
 
-def test_a_token_from_another_browser_is_refused(
+def test_c35_a_token_from_another_browser_is_refused(
     client: HttpsClient, app_client_factory: Callable[[], HttpsClient]
 ) -> None:
     other = app_client_factory()
@@ -75,7 +75,7 @@ def test_a_token_from_another_browser_is_refused(
     assert response.status_code == 400
 
 
-def test_413_page_for_a_10_mb_body(client: HttpsClient) -> None:
+def test_c43_413_page_for_a_10_mb_body(client: HttpsClient) -> None:
     response = client.post("/register", data={"email": "a@example.com", "name": "x" * 10_000_000})
 
     assert response.status_code == 413
@@ -94,7 +94,7 @@ def test_429_page_with_retry_after(client: HttpsClient, app: Flask) -> None:
     _assert_error_page(response.text, 429)
 
 
-def test_500_page_hides_the_exception(app: Flask) -> None:
+def test_c40_500_page_hides_the_exception(app: Flask) -> None:
     app.config["PROPAGATE_EXCEPTIONS"] = False
 
     @app.get("/boom")

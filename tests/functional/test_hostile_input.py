@@ -55,7 +55,7 @@ CASES = [
 
 @pytest.mark.parametrize("path", list(FORMS))
 @pytest.mark.parametrize(("case", "make", "says"), CASES, ids=[c[0] for c in CASES])
-def test_hostile_fields_get_a_4xx_with_a_message(
+def test_c43_hostile_fields_get_a_4xx_with_a_message(
     client: HttpsClient,
     stored_users: Callable[[], list[User]],
     path: str,
@@ -75,7 +75,7 @@ def test_hostile_fields_get_a_4xx_with_a_message(
     assert stored_users() == []
 
 
-def test_a_5000_character_email_is_refused_beside_the_email_field(client: HttpsClient) -> None:
+def test_c43_a_5000_character_email_is_refused_beside_the_email_field(client: HttpsClient) -> None:
     status, html = _post(
         client, "/register", [*{**FORMS["/register"], "email": "a" * 4988 + "@example.com"}.items()]
     )
@@ -98,7 +98,7 @@ def test_invalid_utf8_is_a_4xx(client: HttpsClient, stored_users: Callable[[], l
     assert stored_users() == []
 
 
-def test_sql_in_the_email_is_just_a_failed_login(client: HttpsClient) -> None:
+def test_c43_sql_in_the_email_is_just_a_failed_login(client: HttpsClient) -> None:
     status, html = _post(client, "/login", [("email", "' OR 1=1--"), ("password", "x" * 20)])
 
     assert status == 422

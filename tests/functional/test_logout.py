@@ -19,7 +19,7 @@ def _copy_cookies(source: HttpsClient, target: HttpsClient, *names: str) -> None
         target.set_cookie(name, cookie.value, domain="localhost")
 
 
-def test_get_logout_is_not_allowed_and_keeps_you_signed_in(client: HttpsClient) -> None:
+def test_c28_get_logout_is_not_allowed_and_keeps_you_signed_in(client: HttpsClient) -> None:
     client.register()
 
     response = client.get("/logout")
@@ -29,7 +29,7 @@ def test_get_logout_is_not_allowed_and_keeps_you_signed_in(client: HttpsClient) 
     assert client.get("/account").status_code == 200
 
 
-def test_logout_without_a_token_is_refused(client: HttpsClient) -> None:
+def test_c28_logout_without_a_token_is_refused(client: HttpsClient) -> None:
     client.register()
 
     response = client.post("/logout")
@@ -56,7 +56,7 @@ def test_logout_redirects_to_login_and_the_account_needs_sign_in_again(
     assert row.revoked_at is not None
 
 
-def test_a_copied_session_cookie_stops_working_after_logout(
+def test_c27_a_copied_session_cookie_stops_working_after_logout(
     client: HttpsClient, app_client_factory: Callable[[], HttpsClient]
 ) -> None:
     client.register()
@@ -69,7 +69,7 @@ def test_a_copied_session_cookie_stops_working_after_logout(
     assert thief.get("/account").status_code == 302
 
 
-def test_a_copied_remember_cookie_stops_working_after_logout(
+def test_c24_c27_a_copied_remember_cookie_stops_working_after_logout(
     client: HttpsClient, app_client_factory: Callable[[], HttpsClient]
 ) -> None:
     app_client_factory().register()
@@ -97,7 +97,7 @@ def test_logout_deletes_the_remember_cookie(client: HttpsClient) -> None:
     assert client.get_cookie("__Host-remember") is None
 
 
-def test_deactivation_ends_open_sessions(client: HttpsClient, app: Flask) -> None:
+def test_c31_deactivation_ends_open_sessions(client: HttpsClient, app: Flask) -> None:
     client.register()
     assert client.get("/account").status_code == 200
 

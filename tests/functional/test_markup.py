@@ -29,7 +29,7 @@ def _form(client: HttpsClient, path: str) -> Tag:
 
 
 @pytest.mark.parametrize("path", list(EXPECTED))
-def test_inputs_have_labels_types_and_autocomplete(client: HttpsClient, path: str) -> None:
+def test_c14_inputs_have_labels_types_and_autocomplete(client: HttpsClient, path: str) -> None:
     form = _form(client, path)
 
     for name, (input_type, autocomplete) in EXPECTED[path].items():
@@ -43,7 +43,7 @@ def test_inputs_have_labels_types_and_autocomplete(client: HttpsClient, path: st
 
 
 @pytest.mark.parametrize("path", list(EXPECTED))
-def test_no_hints_questions_or_paste_blocking(client: HttpsClient, path: str) -> None:
+def test_c14_no_hints_questions_or_paste_blocking(client: HttpsClient, path: str) -> None:
     html = client.get(path).text
 
     for forbidden in ('autocomplete="off"', "onpaste", "oncopy", "hint_question", "security_q"):
@@ -58,7 +58,7 @@ def test_remember_checkbox_is_labelled(client: HttpsClient) -> None:
     assert form.find("label", attrs={"for": box["id"]}) is not None
 
 
-def test_register_page_guides_the_choice_of_password(client: HttpsClient) -> None:
+def test_c14_register_page_guides_the_choice_of_password(client: HttpsClient) -> None:
     form = _form(client, "/register")
 
     password = form.find("input", attrs={"name": "password"})
@@ -95,7 +95,7 @@ def test_no_inline_script_or_style_anywhere(client: HttpsClient) -> None:
         )
 
 
-def test_every_signed_in_page_has_a_sign_out_form(client: HttpsClient) -> None:
+def test_c28_every_signed_in_page_has_a_sign_out_form(client: HttpsClient) -> None:
     client.register()
     for path in ("/", "/account"):
         soup = BeautifulSoup(client.get(path).text, "html.parser")

@@ -37,7 +37,7 @@ def test_register_signs_in_and_shows_the_account(
     assert user.password_hash.startswith("$argon2id$")
 
 
-def test_same_email_in_another_case_is_refused_beside_the_email_field(
+def test_c42_same_email_in_another_case_is_refused_beside_the_email_field(
     client: HttpsClient,
     app_client_factory: Callable[[], HttpsClient],
     stored_users: Callable[[], list[User]],
@@ -83,14 +83,14 @@ def test_weak_password_says_why_and_keeps_the_other_fields(
     assert stored_users() == []
 
 
-def test_common_password_is_refused_with_the_reason(client: HttpsClient) -> None:
+def test_c10_common_password_is_refused_with_the_reason(client: HttpsClient) -> None:
     response = client.register(password="1qaz2wsx3edc4rfv")
 
     assert response.status_code == 422
     assert "commonly used" in _field_error(response.text, "password")
 
 
-def test_extra_fields_are_ignored(
+def test_c43_extra_fields_are_ignored(
     client: HttpsClient, stored_users: Callable[[], list[User]]
 ) -> None:
     response = client.submit(
@@ -111,7 +111,7 @@ def test_extra_fields_are_ignored(
     assert user.is_active is True
 
 
-def test_markup_in_the_name_is_escaped(client: HttpsClient) -> None:
+def test_c43_markup_in_the_name_is_escaped(client: HttpsClient) -> None:
     client.register(name="<script>alert(1)</script>")
 
     page = client.get("/account").text

@@ -38,7 +38,7 @@ def _stored(fresh_read: FreshRead, token: str) -> UserSession:
     return row
 
 
-def test_open_session_stores_only_the_hash_of_a_strong_token(fresh_rows: FreshRows) -> None:
+def test_c26_open_session_stores_only_the_hash_of_a_strong_token(fresh_rows: FreshRows) -> None:
     """Proves the committed row holds sha256(token) and the token itself in no column."""
     user = _ann()
 
@@ -54,7 +54,7 @@ def test_open_session_stores_only_the_hash_of_a_strong_token(fresh_rows: FreshRo
     assert raw["revoked_at"] is None
 
 
-def test_tokens_are_unique() -> None:
+def test_c26_tokens_are_unique() -> None:
     """Proves the database itself refuses two sessions with the same token hash, at commit."""
     user = _ann()
     token = _open(user)

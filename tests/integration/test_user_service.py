@@ -85,7 +85,7 @@ def test_register_duplicate_rolls_back_and_raises(fresh_read: FreshRead) -> None
     ]
 
 
-def test_unique_index_raises_integrity_error_at_commit_in_any_case() -> None:
+def test_c42_c45_unique_index_raises_integrity_error_at_commit_in_any_case() -> None:
     """Proves uq_users_email_lower makes the database, at commit(), refuse another letter case."""
     users.register_user("ann@example.com", "Ann", STRONG_PASSWORD)
     db.session.add(User(email="Ann@Example.com", name="Impostor", password_hash="x"))  # no flush
@@ -200,7 +200,7 @@ OLD_HASHES = {
 
 
 @pytest.mark.parametrize("make_hash", OLD_HASHES.values(), ids=OLD_HASHES.keys())
-def test_login_rehashes_when_parameters_changed(fresh_read: FreshRead, make_hash) -> None:
+def test_c04_login_rehashes_when_parameters_changed(fresh_read: FreshRead, make_hash) -> None:
     """Proves the rehash after a valid login is committed: a new connection sees argon2id."""
     old_hash = make_hash(STRONG_PASSWORD)
     _add_user("ann@example.com", old_hash)
@@ -217,7 +217,7 @@ def test_login_rehashes_when_parameters_changed(fresh_read: FreshRead, make_hash
 
 
 @pytest.mark.parametrize("make_hash", OLD_HASHES.values(), ids=OLD_HASHES.keys())
-def test_failed_login_never_rewrites_an_old_hash(fresh_read: FreshRead, make_hash) -> None:
+def test_c04_failed_login_never_rewrites_an_old_hash(fresh_read: FreshRead, make_hash) -> None:
     """Proves a failed login leaves the stored old hash exactly as it was."""
     old_hash = make_hash(STRONG_PASSWORD)
     _add_user("ann@example.com", old_hash)
@@ -232,7 +232,7 @@ def test_failed_login_never_rewrites_an_old_hash(fresh_read: FreshRead, make_has
 # --- deactivate_user ----------------------------------------------------------------------
 
 
-def test_deactivate_marks_inactive_and_ends_sessions(fresh_read: FreshRead) -> None:
+def test_c31_deactivate_marks_inactive_and_ends_sessions(fresh_read: FreshRead) -> None:
     """Proves is_active=False and every session's revoked_at are committed, others untouched."""
     ann = users.register_user("ann@example.com", "Ann", STRONG_PASSWORD)
     bob = users.register_user("bob@example.com", "Bob", STRONG_PASSWORD)

@@ -29,7 +29,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("change-me-to-a-long-random-string-of-at-least-32-bytes", "sample"),
     ],
 )
-def test_production_refuses_a_missing_short_or_sample_key(
+def test_c34_production_refuses_a_missing_short_or_sample_key(
     monkeypatch: pytest.MonkeyPatch, key: str | None, says: str
 ) -> None:
     if key is not None:
@@ -44,7 +44,7 @@ def test_unknown_environment_is_refused() -> None:
         create_app({"APP_ENV": "staging"})
 
 
-def test_production_is_the_default_and_keeps_the_real_parameters(
+def test_c01_production_is_the_default_and_keeps_the_real_parameters(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
@@ -116,7 +116,7 @@ def test_sqlite_under_instance_is_the_default(
 
 
 @pytest.mark.parametrize("value", ["0", "false", ""])
-def test_production_cookies_stay_secure_whatever_the_environment_says(
+def test_c23_production_cookies_stay_secure_whatever_the_environment_says(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
 ) -> None:
     monkeypatch.setenv("SECRET_KEY", STRONG_KEY)

@@ -104,7 +104,7 @@ def test_test_data_lengths() -> None:
         ("\ufb01ne", "\ufb01ne"),  # NFC, not NFKC: the "fi" ligature stays
     ],
 )
-def test_normalize_is_nfc_without_trimming_or_case_folding(raw: str, expected: str) -> None:
+def test_c41_normalize_is_nfc_without_trimming_or_case_folding(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
 
 
@@ -117,7 +117,7 @@ def test_normalize_is_nfc_without_trimming_or_case_folding(raw: str, expected: s
         (CAFE_DECOMPOSED, CAFE_DECOMPOSED),
     ],
 )
-def test_composed_and_decomposed_forms_verify_against_each_other(
+def test_c41_composed_and_decomposed_forms_verify_against_each_other(
     hasher: PasswordHasher, hashed: str, attempt: str
 ) -> None:
     assert hasher.verify(hasher.hash(hashed), attempt) is True
@@ -134,11 +134,11 @@ def test_composed_and_decomposed_forms_verify_against_each_other(
         f"{PASSPHRASE}\t",
     ],
 )
-def test_whitespace_is_never_trimmed(hasher: PasswordHasher, attempt: str) -> None:
+def test_c12_whitespace_is_never_trimmed(hasher: PasswordHasher, attempt: str) -> None:
     assert hasher.verify(hasher.hash(PASSPHRASE), attempt) is False
 
 
-def test_surrounding_spaces_are_part_of_the_password(hasher: PasswordHasher) -> None:
+def test_c12_surrounding_spaces_are_part_of_the_password(hasher: PasswordHasher) -> None:
     spaced = f"  {PASSPHRASE}  "
     stored = hasher.hash(spaced)
     assert hasher.verify(stored, spaced) is True
@@ -154,7 +154,7 @@ def test_surrounding_spaces_are_part_of_the_password(hasher: PasswordHasher) -> 
         "correct horse battery stapLe",
     ],
 )
-def test_case_is_never_folded(hasher: PasswordHasher, attempt: str) -> None:
+def test_c12_case_is_never_folded(hasher: PasswordHasher, attempt: str) -> None:
     assert hasher.verify(hasher.hash(PASSPHRASE), attempt) is False
 
 
@@ -174,7 +174,7 @@ def test_case_is_never_folded(hasher: PasswordHasher, attempt: str) -> None:
         "\u6625\u7720\u4e0d\u89c9\u6653\u5904\u5904\u95fb\u557c\u9e1f\u591c\u6765\u98ce\u96e8\u58f0",
     ],
 )
-def test_accepts_long_enough_passwords(password: str) -> None:
+def test_c07_accepts_long_enough_passwords(password: str) -> None:
     PasswordPolicy().check(password)
 
 
@@ -188,12 +188,12 @@ def test_accepts_long_enough_passwords(password: str) -> None:
         "abc",
     ],
 )
-def test_rejects_short_passwords(password: str) -> None:
+def test_c06_rejects_short_passwords(password: str) -> None:
     assert reason_for(PasswordPolicy(), password) == "Use at least 15 characters."
 
 
 @pytest.mark.parametrize("password", ["\u00e9" * 15, "e\u0301" * 15])
-def test_fifteen_accented_characters_pass_the_length_rule(password: str) -> None:
+def test_c06_fifteen_accented_characters_pass_the_length_rule(password: str) -> None:
     # Both are 15 characters after NFC; they fail only because they repeat a single character.
     reason = reason_for(PasswordPolicy(), password)
     assert "at least" not in reason
@@ -215,12 +215,12 @@ def test_min_length_comes_from_the_policy(min_length: int, short: str) -> None:
         unicodedata.normalize("NFD", "\u00e9") * 1025,
     ],
 )
-def test_rejects_passwords_over_1024_characters(password: str) -> None:
+def test_c07_rejects_passwords_over_1024_characters(password: str) -> None:
     assert reason_for(PasswordPolicy(), password) == "Use at most 1024 characters."
 
 
 @pytest.mark.parametrize("password", ["a" * 1_000_000, "e\u0301" * 500_000, "\u00e9" * 1_000_000])
-def test_rejects_a_megabyte_before_doing_any_work(mocker, password: str) -> None:
+def test_c07_rejects_a_megabyte_before_doing_any_work(mocker, password: str) -> None:
     spy = mocker.spy(unicodedata, "normalize")
     assert reason_for(PasswordPolicy(), password) == "Use at most 1024 characters."
     assert spy.call_count == 0
@@ -261,7 +261,7 @@ def test_rejects_control_characters(control: str, position: str) -> None:
         "\U0001f337 tulip river oak \U0001f333",
     ],
 )
-def test_accepts_spaces_and_emoji(password: str) -> None:
+def test_c09_accepts_spaces_and_emoji(password: str) -> None:
     PasswordPolicy().check(password)
 
 
@@ -278,7 +278,7 @@ SMALL_BLOCKLIST = frozenset({"correcthorsebatterystaple", "password", "iloveyoui
 @pytest.mark.parametrize(
     "password", ["correcthorsebatterystaple", "CorrectHorseBatteryStaple", "ILOVEYOUiloveyou1"]
 )
-def test_rejects_blocklisted_passwords_case_insensitively(password: str) -> None:
+def test_c10_rejects_blocklisted_passwords_case_insensitively(password: str) -> None:
     policy = PasswordPolicy(blocklist=SMALL_BLOCKLIST)
     reason = reason_for(policy, password)
     assert reason.startswith("This password is on a list of commonly used passwords")
@@ -288,7 +288,7 @@ def test_rejects_blocklisted_passwords_case_insensitively(password: str) -> None
     "password",
     ["password is not my dog's name", "correcthorsebatterystaple!", "my password is correcthorse"],
 )
-def test_blocklist_compares_whole_strings_only(password: str) -> None:
+def test_c10_blocklist_compares_whole_strings_only(password: str) -> None:
     PasswordPolicy(blocklist=SMALL_BLOCKLIST).check(password)
 
 
@@ -298,7 +298,7 @@ def test_blocklist_from_the_policy_is_used() -> None:
         PasswordPolicy(blocklist=frozenset({"1qaz2wsx3edc4rfv"})).check("1qaz2wsx3edc4rfv")
 
 
-def test_shipped_blocklist() -> None:
+def test_c10_shipped_blocklist() -> None:
     blocklist = load_blocklist()
     assert isinstance(blocklist, frozenset)
     assert len(blocklist) >= 10_000
@@ -313,7 +313,7 @@ def test_default_policy_uses_the_shipped_blocklist(password: str) -> None:
     assert "commonly used passwords" in reason_for(PasswordPolicy(), password)
 
 
-def test_default_policy_accepts_a_sentence_containing_a_common_password() -> None:
+def test_c10_default_policy_accepts_a_sentence_containing_a_common_password() -> None:
     PasswordPolicy().check("password is not my dog's name")
 
 
@@ -388,7 +388,7 @@ def test_accepts_near_sequences(policy: PasswordPolicy, password: str) -> None:
         "signup demo signup demo",
     ],
 )
-def test_rejects_passwords_built_from_context(policy: PasswordPolicy, password: str) -> None:
+def test_c11_rejects_passwords_built_from_context(policy: PasswordPolicy, password: str) -> None:
     reason = reason_for(policy, password, CONTEXT)
     assert reason == (
         "Don't build your password from your email address, your name or the site's name."
@@ -404,7 +404,7 @@ def test_rejects_passwords_built_from_context(policy: PasswordPolicy, password: 
         "demonstrably quiet harbour",  # contains "demo" but plenty remains
     ],
 )
-def test_accepts_passwords_with_enough_beyond_context(
+def test_c11_accepts_passwords_with_enough_beyond_context(
     policy: PasswordPolicy, password: str
 ) -> None:
     policy.check(password, context=CONTEXT)
@@ -451,7 +451,7 @@ REJECTED = [
 ]
 
 
-def test_rejection_messages_never_ask_for_composition() -> None:
+def test_c08_rejection_messages_never_ask_for_composition() -> None:
     policy = PasswordPolicy(blocklist=frozenset({"1qaz2wsx3edc4rfv"}), site_name="Signup Demo")
     reasons = {reason_for(policy, password, CONTEXT) for password in REJECTED}
     assert len(reasons) == 8  # every kind of rejection is represented
@@ -474,7 +474,7 @@ def test_policy_is_frozen() -> None:
 # --- hashing ---------------------------------------------------------------------------------
 
 
-def test_default_hash_is_argon2id_with_owasp_parameters() -> None:
+def test_c01_default_hash_is_argon2id_with_owasp_parameters() -> None:
     default = PasswordHasher()
     assert default.parameters == (2, 19456, 1)
     variant, params, salt, digest = phc(default.hash(PASSPHRASE))
@@ -496,7 +496,7 @@ def test_parameters_is_read_only(hasher: PasswordHasher) -> None:
         hasher.parameters = (3, 3, 3)  # type: ignore[misc]
 
 
-def test_hashes_are_salted(hasher: PasswordHasher) -> None:
+def test_c02_hashes_are_salted(hasher: PasswordHasher) -> None:
     first, second = hasher.hash(PASSPHRASE), hasher.hash(PASSPHRASE)
     assert first != second
     _, _, salt1, digest1 = phc(first)
@@ -571,7 +571,7 @@ def test_needs_rehash_is_false_for_a_current_hash(hasher: PasswordHasher) -> Non
         argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=argon2.Type.D),
     ],
 )
-def test_needs_rehash_for_other_argon2_hashes(
+def test_c04_needs_rehash_for_other_argon2_hashes(
     hasher: PasswordHasher, other: argon2.PasswordHasher
 ) -> None:
     stored = other.hash(PASSPHRASE)
@@ -583,7 +583,9 @@ def test_needs_rehash_for_other_argon2_hashes(
     "stored",
     [LEGACY_HASH, "scrypt:32768:8:1$salt$abcdef", "", "$argon2id$garbage", "not a hash"],
 )
-def test_needs_rehash_for_legacy_and_unknown_hashes(hasher: PasswordHasher, stored: str) -> None:
+def test_c04_needs_rehash_for_legacy_and_unknown_hashes(
+    hasher: PasswordHasher, stored: str
+) -> None:
     assert hasher.needs_rehash(stored) is True
 
 
@@ -619,7 +621,7 @@ def test_legacy_hashes_of_either_unicode_form_verify(
     assert hasher.verify(stored, attempt) is True
 
 
-def test_dummy_verify_runs_argon2_verify_once_per_call(mocker, hasher: PasswordHasher) -> None:
+def test_c17_dummy_verify_runs_argon2_verify_once_per_call(mocker, hasher: PasswordHasher) -> None:
     # argon2.PasswordHasher uses __slots__, so the spy goes on the class, not the instance.
     verify = mocker.spy(argon2.PasswordHasher, "verify")
     hashing = mocker.spy(argon2.PasswordHasher, "hash")
@@ -635,7 +637,7 @@ def test_dummy_verify_runs_argon2_verify_once_per_call(mocker, hasher: PasswordH
     assert len(salt) == 16
 
 
-def test_dummy_verify_uses_the_hasher_parameters(mocker) -> None:
+def test_c17_dummy_verify_uses_the_hasher_parameters(mocker) -> None:
     verify = mocker.spy(argon2.PasswordHasher, "verify")
     custom = PasswordHasher(time_cost=2, memory_cost=16, parallelism=2)
     custom.dummy_verify(PASSPHRASE)

@@ -33,10 +33,10 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("target", HOSTILE)
-def test_hostile_targets_are_refused(target: str | None) -> None:
+def test_c37_hostile_targets_are_refused(target: str | None) -> None:
     assert safe_next(target) is None
 
 
 @pytest.mark.parametrize("target", ["/account", "/account?tab=1", "/", "/a/b#c", "/caf%C3%A9"])
-def test_local_paths_are_kept(target: str) -> None:
+def test_c37_local_paths_are_kept(target: str) -> None:
     assert safe_next(target) == target

@@ -27,7 +27,7 @@ def _row(
     )
 
 
-def test_open_session_stores_only_the_hash_of_a_strong_token(
+def test_c26_open_session_stores_only_the_hash_of_a_strong_token(
     session_mock: NonCallableMagicMock,
 ) -> None:
     user = User(id=1, email="ann@example.com", name="Ann", password_hash="x")
@@ -44,7 +44,7 @@ def test_open_session_stores_only_the_hash_of_a_strong_token(
     session_mock.commit.assert_called_once_with()
 
 
-def test_tokens_are_unique(session_mock: NonCallableMagicMock) -> None:
+def test_c26_tokens_are_unique(session_mock: NonCallableMagicMock) -> None:
     user = User(id=1, email="ann@example.com", name="Ann", password_hash="x")
 
     tokens = {sessions.open_session(user, remember=False, user_agent="", ip="") for _ in range(500)}
@@ -87,7 +87,7 @@ def test_load_touches_last_seen_at_most_once_a_minute(session_mock: NonCallableM
         ({"remember": True, "age": timedelta(days=30, seconds=1)}, "remember lifetime"),
     ],
 )
-def test_load_ended_or_expired_session_is_none(
+def test_c29_c30_load_ended_or_expired_session_is_none(
     session_mock: NonCallableMagicMock, row_kwargs: dict[str, object], reason: str
 ) -> None:
     session_mock.scalar.return_value = _row(**row_kwargs)

@@ -127,7 +127,7 @@ def test_unknown_email_returns_none_after_a_dummy_verification(
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["wrong-password", "unknown-email"])
-def test_every_failed_login_runs_the_hasher_once(
+def test_c17_every_failed_login_runs_the_hasher_once(
     session_mock: NonCallableMagicMock, mocker: MockerFixture, known: bool
 ) -> None:
     session_mock.scalar.return_value = _user() if known else None
@@ -137,7 +137,7 @@ def test_every_failed_login_runs_the_hasher_once(
     assert verify.call_count == 1
 
 
-def test_overlong_password_never_reaches_the_hasher(
+def test_c07_overlong_password_never_reaches_the_hasher(
     session_mock: NonCallableMagicMock, mocker: MockerFixture
 ) -> None:
     verify = mocker.spy(argon2.PasswordHasher, "verify")
@@ -147,7 +147,7 @@ def test_overlong_password_never_reaches_the_hasher(
     session_mock.scalar.assert_not_called()
 
 
-def test_login_rehashes_when_parameters_changed(session_mock: NonCallableMagicMock) -> None:
+def test_c04_login_rehashes_when_parameters_changed(session_mock: NonCallableMagicMock) -> None:
     old = User(
         id=1,
         email="ann@example.com",
@@ -165,7 +165,7 @@ def test_login_rehashes_when_parameters_changed(session_mock: NonCallableMagicMo
     session_mock.commit.assert_called_once_with()
 
 
-def test_failed_login_never_rewrites_an_old_hash(session_mock: NonCallableMagicMock) -> None:
+def test_c04_failed_login_never_rewrites_an_old_hash(session_mock: NonCallableMagicMock) -> None:
     old_hash = type(passwords.hasher)(time_cost=1, memory_cost=16).hash(STRONG_PASSWORD)
     user = User(id=1, email="ann@example.com", name="Ann", password_hash=old_hash)
     session_mock.scalar.return_value = user
@@ -176,7 +176,7 @@ def test_failed_login_never_rewrites_an_old_hash(session_mock: NonCallableMagicM
     session_mock.commit.assert_not_called()
 
 
-def test_deactivate_marks_inactive_and_ends_sessions(
+def test_c31_deactivate_marks_inactive_and_ends_sessions(
     session_mock: NonCallableMagicMock,
 ) -> None:
     user = _user()
