@@ -77,7 +77,12 @@ def base_settings(instance_path: str) -> dict[str, Any]:
         "SESSION_IDLE_TIMEOUT": timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 30)),
         "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12)),
         "REMEMBER_COOKIE_DURATION": timedelta(days=_env_int("REMEMBER_DAYS", 30)),
-        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 30)),
+        # Flask rejects a session cookie signed longer ago than this, permanent or not, and
+        # re-signs it only when the session changes; the server-side row enforces the idle
+        # timeout, so the cookie may live as long as a session can.
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12)),
+        # Named here, or Flask-Limiter's shared instance carries one app's value to the next.
+        "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
         # Our 429 pages set Retry-After themselves; Flask-Limiter's headers would overwrite the
         # per-account wait with the per-address window and advertise limits to attackers.

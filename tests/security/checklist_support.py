@@ -1,0 +1,85 @@
+"""Helpers for the security tests, which are named after the checklist items (c01 ... c50)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from http.cookies import Morsel, SimpleCookie
+from typing import Any
+
+from bs4 import BeautifulSoup
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from tests.support import HttpsClient
+from webapp import create_app
+from webapp.extensions import db
+from webapp.models import User, UserSession
+
+# A fixed, timezone-aware instant for tests that move the clock.
+T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+LOGIN_FAILED = "Incorrect email address or password."
+SESSION_COOKIE = "__Host-session"
+
+
+def make_app(**overrides: Any) -> Flask:
+    """A testing app (in-memory database unless overridden) with its tables and HTTPS client."""
+    app = create_app({"APP_ENV": "testing", **overrides})
+    app.test_client_class = HttpsClient
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+def new_client(app: Flask) -> HttpsClient:
+    """Another browser with a cookie jar of its own."""
+    client = app.test_client()
+    assert isinstance(client, HttpsClient)
+    return client
+
+
+def stored_users(app: Flask) -> list[User]:
+    """The users table, read afresh in an app context of its own."""
+    with app.app_context():
+        return list(db.session.scalars(select(User).order_by(User.id)))
+
+
+def stored_sessions(app: Flask) -> list[UserSession]:
+    """The user_sessions table, read afresh in an app context of its own."""
+    with app.app_context():
+        return list(db.session.scalars(select(UserSession).order_by(UserSession.id)))
+
+
+def field_error(html: str, field: str) -> str:
+    """The error shown beside a form field (linked to it with aria-describedby)."""
+    soup = BeautifulSoup(html, "html.parser")
+    control = soup.find(id=field)
+    assert control is not None, f"no #{field} in the page"
+    assert control.get("aria-invalid") == "true", f"#{field} is not marked invalid"
+    error = soup.find(id=f"{field}-error")
+    assert error is not None, f"no #{field}-error in the page"
+    assert f"{field}-error" in control["aria-describedby"].split()
+    return error.get_text(" ", strip=True)
+
+
+def set_cookies(response: TestResponse) -> dict[str, Morsel[str]]:
+    """The cookies a response sets, parsed with the standard library, by name."""
+    cookies: dict[str, Morsel[str]] = {}
+    for header in response.headers.getlist("Set-Cookie"):
+        parsed: SimpleCookie = SimpleCookie()
+        parsed.load(header)
+        cookies.update(parsed)
+    return cookies
+
+
+def session_data(app: Flask, cookie_value: str) -> dict[str, Any]:
+    """What Flask's signed session cookie holds (signature checked, age not)."""
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    assert serializer is not None
+    return dict(serializer.loads(cookie_value))
+
+
+def location_path(response: TestResponse) -> str:
+    """The path of a redirect's Location, without its query string."""
+    return response.headers["Location"].split("?", 1)[0]
