@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -58,7 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(HTTPException, errors.handle_http_error)
     app.register_error_handler(CSRFError, errors.handle_csrf_error)
     app.register_error_handler(RateLimitExceeded, errors.handle_rate_limited)
-    app.register_error_handler(OperationalError, errors.handle_database_unavailable)
+    app.register_error_handler(OperationalError, errors.handle_service_unavailable)
+    app.register_error_handler(RedisError, errors.handle_service_unavailable)
     app.register_error_handler(InternalServerError, errors.handle_unexpected_error)
 
     from webapp.cli import users

@@ -7,7 +7,6 @@ import time
 from flask import current_app, g, render_template
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
 
 from webapp import audit
@@ -83,10 +82,14 @@ def _forget_the_user() -> None:
         g._login_user = login_manager.anonymous_user()
 
 
-def handle_database_unavailable(error: OperationalError) -> tuple[str, int]:
-    """The database did not answer: drop the failed transaction and say so with a 503."""
+def handle_service_unavailable(error: Exception) -> tuple[str, int]:
+    """The database or the rate-limit storage did not answer: say so with a 503.
+
+    Refusing is deliberate for the storage too: signing in without the throttle would
+    let an outage open the door to password guessing (fail closed).
+    """
     _forget_the_user()
-    current_app.logger.error("database unavailable: %s", error.__class__.__name__)
+    current_app.logger.error("dependency unavailable: %s", error.__class__.__name__)
     return render_error(ServiceUnavailable.code)
 
 

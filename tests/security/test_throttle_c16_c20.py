@@ -226,3 +226,30 @@ def test_c20_behind_a_trusted_proxy_the_client_is_the_forwarded_address() -> Non
     # ("1.2.3.4, 192.0.2.1") still counts as the last, trusted hop's client.
     assert attempt("192.0.2.2") == 422
     assert attempt("1.2.3.4, 192.0.2.1") == 429
+
+
+def test_c18_sign_in_fails_closed_when_the_counter_storage_is_down(
+    mocker: MockerFixture,
+) -> None:
+    """No throttle, no password check: an outage of Redis must not open the door to guessing."""
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1",  # nothing listens on port 1
+            "PROPAGATE_EXCEPTIONS": False,
+        }
+    )
+    app.test_client_class = HttpsClient
+    with app.app_context():
+        db.create_all()
+    verify = mocker.spy(PasswordHasher, "verify")
+    client = app.test_client()
+    token = csrf_token_in(client.get("/login").text)
+
+    response = client.post(
+        "/login", data={"csrf_token": token, "email": "ann@example.com", "password": WRONG}
+    )
+
+    assert response.status_code == 503
+    assert "Temporarily unavailable" in response.text
+    verify.assert_not_called()
