@@ -63,9 +63,7 @@ def account_key(email: str) -> str:
     return fingerprint(email)
 
 
-def authenticate(
-    email: str, password: str, throttle: ThrottlePolicy | None = None
-) -> User | None:
+def authenticate(email: str, password: str, throttle: ThrottlePolicy | None = None) -> User | None:
     """The active user these credentials belong to, or None; the cost is the same either way.
 
     With a ``throttle`` policy, raises LoginThrottled instead of checking the password when
