@@ -47,6 +47,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
     extensions.passwords.init_app(app)
+    extensions.mailer.init_app(app)
+    extensions.jobs.init_app(app)
     extensions.login_manager.init_app(app)
     extensions.login_manager.user_loader(load_user)
 

@@ -99,6 +99,23 @@ def base_settings(instance_path: str) -> dict[str, Any]:
         # Forgotten only after a success (or a password reset): NIST's ceiling is per account,
         # not per window; a year bounds what the storage keeps for addresses never used.
         "LOGIN_FAILURE_MEMORY": timedelta(days=365),
+        # Links in emails are built from this, never from the request's Host header.
+        "PUBLIC_URL": _env("PUBLIC_URL", ""),
+        "MAIL_SERVER": _env("MAIL_SERVER", ""),
+        "MAIL_PORT": _env_int("MAIL_PORT", 587),
+        "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS", True),
+        "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL", False),
+        "MAIL_USERNAME": _env("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": _env("MAIL_PASSWORD", ""),
+        "MAIL_DEFAULT_SENDER": _env("MAIL_DEFAULT_SENDER", "no-reply@localhost"),
+        "MAIL_TIMEOUT": _env_int("MAIL_TIMEOUT", 10),
+        "REQUIRE_EMAIL_VERIFICATION": _env_bool("REQUIRE_EMAIL_VERIFICATION", False),
+        # The Forgot Password cheat sheet asks for short-lived links; NIST allows 24 h at most.
+        "RESET_TOKEN_LIFETIME": timedelta(hours=1),
+        "VERIFY_TOKEN_LIFETIME": timedelta(hours=24),
+        # Reset and verification mails per address (silently not sent beyond) and per client.
+        "MAIL_PER_ADDRESS_LIMIT": _env("MAIL_PER_ADDRESS_LIMIT", "5 per hour"),
+        "MAIL_REQUEST_RATE_LIMIT": _env("MAIL_REQUEST_RATE_LIMIT", "10 per hour"),
         # Plain http is answered with a redirect to https, and browsers are told to stay there.
         "FORCE_HTTPS": True,
         "HSTS_SECONDS": 365 * 24 * 3600,
@@ -114,6 +131,7 @@ def development_settings(instance_path: str) -> dict[str, Any]:
     # http://127.0.0.1 has no TLS.
     settings.update(_cookie_settings(secure=_env_bool("COOKIE_SECURE", False)))
     settings.update(FORCE_HTTPS=False, HSTS_SECONDS=0)
+    settings["PUBLIC_URL"] = settings["PUBLIC_URL"] or "http://127.0.0.1:8000"
     settings["SECRET_KEY"] = settings["SECRET_KEY"] or _local_secret(Path(instance_path))
     return settings
 
@@ -123,6 +141,7 @@ def testing_settings(instance_path: str) -> dict[str, Any]:
     settings = base_settings(instance_path)
     settings.update(
         TESTING=True,
+        PUBLIC_URL="https://localhost",
         SECRET_KEY="testing-" + secrets.token_hex(32),
         SQLALCHEMY_DATABASE_URI="sqlite:///:memory:",
         RATELIMIT_STORAGE_URI="memory://",
@@ -159,6 +178,7 @@ def load_settings(instance_path: str, overrides: Mapping[str, Any] | None = None
     settings["APP_ENV"] = name
     if name == "production":
         check_secret_key(settings["SECRET_KEY"])
+        check_public_url(settings["PUBLIC_URL"])
     return settings
 
 
@@ -174,6 +194,15 @@ def check_secret_key(key: str | None) -> None:
         raise ConfigError("SECRET_KEY is a published sample value; generate your own.")
     if len(key.encode()) < MIN_SECRET_KEY_BYTES:
         raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes long.")
+
+
+def check_public_url(url: str) -> None:
+    """Refuse to run without an https base for the links in emails."""
+    if not url.startswith("https://"):
+        raise ConfigError(
+            "PUBLIC_URL must be set to the site's https address (e.g. https://example.com): "
+            "links in emails are built from it, never from the request's Host header."
+        )
 
 
 def _local_secret(instance: Path) -> str:

@@ -14,6 +14,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Engine, event
 
+from webapp.jobs import Jobs
+from webapp.mail import Mailer
 from webapp.passwords import PasswordHasher, PasswordPolicy, load_blocklist
 
 
@@ -78,3 +80,5 @@ login_manager.login_message_category = "info"
 csrf = CSRFProtect()
 limiter = Limiter(key_func=client_address)
 passwords = Passwords()
+mailer = Mailer()
+jobs = Jobs()

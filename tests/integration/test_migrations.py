@@ -28,7 +28,7 @@ from webapp.models import User
 from webapp.services import users
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MODEL_TABLES = {"alembic_version", "users", "user_sessions"}
+MODEL_TABLES = {"alembic_version", "users", "user_sessions", "account_tokens"}
 # SQLite cannot reflect expression-based indexes: SQLAlchemy and Alembic say so and skip it
 # (test_functional_unique_index_is_migrated checks that index directly instead).
 EXPECTED_WARNINGS = (
@@ -123,7 +123,11 @@ def test_downgrade_to_base_and_upgrade_again() -> None:
     flask_migrate.upgrade()
 
     assert set(_sqlite_master("table")) == MODEL_TABLES
-    assert set(_sqlite_master("index")) == {"uq_users_email_lower", "ix_user_sessions_user_id"}
+    assert set(_sqlite_master("index")) == {
+        "uq_users_email_lower",
+        "ix_user_sessions_user_id",
+        "ix_account_tokens_user_id",
+    }
     assert _current_revision() == _head()
     assert users.register_user("ann@example.com", "Ann", STRONG_PASSWORD).id is not None
 
@@ -164,4 +168,18 @@ def test_flask_db_upgrade_cli(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert tables == MODEL_TABLES
-    assert version == "0001"
+    assert version == "0002"
+
+
+@pytest.mark.usefixtures("empty_app")
+def test_each_revision_keeps_the_case_insensitive_email_index() -> None:
+    """Stepping down and up one revision at a time never loses uq_users_email_lower."""
+    flask_migrate.upgrade()
+    flask_migrate.downgrade(revision="0001")
+
+    assert "uq_users_email_lower" in _sqlite_master("index")
+
+    flask_migrate.upgrade()
+
+    assert "uq_users_email_lower" in _sqlite_master("index")
+    assert _current_revision() == _head()

@@ -34,6 +34,7 @@ def test_c05_hashes_in_flight_fit_in_memory(
     """Every worker thread hashing at once needs at most 19 MiB each, and their number is capped."""
     conf = _gunicorn_settings(monkeypatch, **({"WEB_CONCURRENCY": workers} if workers else {}))
     monkeypatch.setenv("SECRET_KEY", "k" * 48)
+    monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
     settings = load_settings(str(tmp_path))
 
     in_flight = conf.workers * conf.threads  # type: ignore[attr-defined]

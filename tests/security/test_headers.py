@@ -201,6 +201,7 @@ def production_app(monkeypatch: pytest.MonkeyPatch) -> Flask:
     monkeypatch.delenv("APP_ENV", raising=False)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+    monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
     return create_app()
 
 
@@ -300,6 +301,7 @@ def test_c38_development_sends_no_hsts_and_serves_plain_http(
 ) -> None:
     # From the environment too: development otherwise writes a key file under instance/.
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
     app = create_app(
         {
             "APP_ENV": "development",

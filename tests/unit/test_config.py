@@ -15,7 +15,14 @@ STRONG_KEY = secrets.token_urlsafe(48)
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "COOKIE_SECURE", "SITE_NAME"):
+    for name in (
+        "APP_ENV",
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "COOKIE_SECURE",
+        "SITE_NAME",
+        "PUBLIC_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -34,6 +41,7 @@ def test_c34_production_refuses_a_missing_short_or_sample_key(
 ) -> None:
     if key is not None:
         monkeypatch.setenv("SECRET_KEY", key)
+        monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
 
     with pytest.raises(ConfigError, match=says):
         create_app()
@@ -48,6 +56,7 @@ def test_c01_production_is_the_default_and_keeps_the_real_parameters(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
 
     app = create_app()
 
@@ -68,6 +77,7 @@ def test_testing_differs_from_production_only_where_allowed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
     production = load_settings(str(tmp_path))
     testing = load_settings(str(tmp_path), {"APP_ENV": "testing"})
 
@@ -79,6 +89,7 @@ def test_testing_differs_from_production_only_where_allowed(
         "SQLALCHEMY_DATABASE_URI",
         "ARGON2_TIME_COST",
         "ARGON2_MEMORY_COST",
+        "PUBLIC_URL",
     }
     assert testing["TESTING"] is True
 
@@ -98,6 +109,7 @@ def test_database_url_comes_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://app@db/app")
 
     assert load_settings(str(tmp_path))["SQLALCHEMY_DATABASE_URI"] == (
@@ -109,6 +121,7 @@ def test_sqlite_under_instance_is_the_default(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
 
     url = load_settings(str(tmp_path))["SQLALCHEMY_DATABASE_URI"]
 
@@ -120,6 +133,7 @@ def test_c23_production_cookies_stay_secure_whatever_the_environment_says(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
 ) -> None:
     monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
     monkeypatch.setenv("COOKIE_SECURE", value)
 
     settings = load_settings(str(tmp_path))
@@ -133,6 +147,7 @@ def test_an_empty_variable_means_the_default(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str
 ) -> None:
     monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
     monkeypatch.setenv(name, "")
 
     settings = load_settings(str(tmp_path))
@@ -141,3 +156,14 @@ def test_an_empty_variable_means_the_default(
     assert settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
     assert settings["RATELIMIT_STORAGE_URI"] == "memory://"
     assert settings["SITE_NAME"] == "Signup Demo"
+
+
+@pytest.mark.parametrize("url", ["", "http://signup.example", "signup.example"])
+def test_production_refuses_to_build_email_links_without_an_https_public_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str
+) -> None:
+    monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("PUBLIC_URL", url)
+
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        load_settings(str(tmp_path))

@@ -6,11 +6,14 @@ from webapp.passwords import PasswordRejected
 
 __all__ = [
     "EmailAlreadyRegistered",
+    "EmailNotVerified",
     "InvalidEmail",
+    "InvalidToken",
     "LoginThrottled",
     "PasswordRejected",
     "ServiceError",
     "UnknownUser",
+    "WrongPassword",
 ]
 
 
@@ -40,3 +43,19 @@ class LoginThrottled(ServiceError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"retry after {retry_after} s")
         self.retry_after = retry_after
+
+
+class EmailNotVerified(ServiceError):
+    """The password was right, but the address has not been confirmed yet."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"{email} is not verified")
+        self.email = email
+
+
+class InvalidToken(ServiceError):
+    """An emailed link that is unknown, used, superseded or expired."""
+
+
+class WrongPassword(ServiceError):
+    """The current password given to confirm a change was not right."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
@@ -58,10 +58,7 @@ def load_session(token: str, limits: SessionLimits) -> UserSession | None:
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
     now = utcnow()
-    lifetime, idle = (
-        (limits.remember, limits.remember) if row.remember else (limits.absolute, limits.idle)
-    )
-    if now - row.created_at >= lifetime or now - row.last_seen_at >= idle:
+    if _expired(row, limits, now):
         row.revoked_at = now
         db.session.commit()
         return None
@@ -69,6 +66,39 @@ def load_session(token: str, limits: SessionLimits) -> UserSession | None:
         row.last_seen_at = now
         db.session.commit()
     return row
+
+
+def _expired(row: UserSession, limits: SessionLimits, now: datetime) -> bool:
+    lifetime, idle = (
+        (limits.remember, limits.remember) if row.remember else (limits.absolute, limits.idle)
+    )
+    return now - row.created_at >= lifetime or now - row.last_seen_at >= idle
+
+
+def list_open_sessions(user_id: int, limits: SessionLimits) -> list[UserSession]:
+    """The user's sessions that are neither ended nor expired, most recently used first."""
+    rows = db.session.scalars(
+        select(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+    )
+    now = utcnow()
+    return [row for row in rows if not _expired(row, limits, now)]
+
+
+def revoke_user_session(user_id: int, session_id: int) -> bool:
+    """End one of the user's own sessions by its row id; False if there was none to end."""
+    result = db.session.execute(
+        update(UserSession)
+        .where(
+            UserSession.id == session_id,
+            UserSession.user_id == user_id,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    db.session.commit()
+    return bool(result.rowcount)
 
 
 def revoke_session(token: str) -> None:

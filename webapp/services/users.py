@@ -12,7 +12,12 @@ from webapp.extensions import db, passwords
 from webapp.fingerprints import fingerprint
 from webapp.models import User
 from webapp.services import throttle as throttling
-from webapp.services.errors import EmailAlreadyRegistered, InvalidEmail, UnknownUser
+from webapp.services.errors import (
+    EmailAlreadyRegistered,
+    EmailNotVerified,
+    InvalidEmail,
+    UnknownUser,
+)
 from webapp.services.sessions import revoke_user_sessions
 from webapp.services.throttle import ThrottlePolicy
 
@@ -63,11 +68,18 @@ def account_key(email: str) -> str:
     return fingerprint(email)
 
 
-def authenticate(email: str, password: str, throttle: ThrottlePolicy | None = None) -> User | None:
+def authenticate(
+    email: str,
+    password: str,
+    throttle: ThrottlePolicy | None = None,
+    *,
+    require_verified: bool = False,
+) -> User | None:
     """The active user these credentials belong to, or None; the cost is the same either way.
 
     With a ``throttle`` policy, raises LoginThrottled instead of checking the password when
-    this address has failed too often, whether or not an account has it.
+    this address has failed too often, whether or not an account has it. With
+    ``require_verified``, right credentials for an unconfirmed address raise EmailNotVerified.
     """
     hasher = passwords.hasher
     if len(password) > passwords.policy.max_length:
@@ -87,6 +99,8 @@ def authenticate(email: str, password: str, throttle: ThrottlePolicy | None = No
         return None
     if throttle:
         throttling.record_success(account)
+    if require_verified and user.email_verified_at is None:
+        raise EmailNotVerified(user.email)
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
         db.session.commit()

@@ -1,0 +1,84 @@
+"""Email: messages rendered from templates, sent over SMTP or written to the log."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import time
+from email.message import EmailMessage
+from typing import Any
+
+from flask import Flask, current_app, render_template
+
+# A failed reachability check is remembered this long, so an outage costs every request
+# one quick answer instead of one connection attempt each.
+AVAILABILITY_TTL = 30.0
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for emails: PUBLIC_URL plus the route's path, never the Host header."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["PUBLIC_URL"].rstrip("/") + path
+
+
+def build_message(to: str, subject: str, template: str, **context: Any) -> EmailMessage:
+    """A text message with an HTML alternative from ``mail/<template>.txt`` and ``.html``."""
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    message["To"] = to
+    message["Subject"] = subject
+    context.setdefault("site_name", current_app.config["SITE_NAME"])
+    message.set_content(render_template(f"mail/{template}.txt", **context))
+    message.add_alternative(render_template(f"mail/{template}.html", **context), subtype="html")
+    return message
+
+
+class Mailer:
+    """Sends through the configured SMTP server; without MAIL_SERVER, logs the message instead."""
+
+    def __init__(self) -> None:
+        self._checked: dict[str, tuple[float, bool]] = {}
+
+    def init_app(self, app: Flask) -> None:
+        """Register on the app (settings are read at send time)."""
+        app.extensions["mailer"] = self
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver ``message`` or raise an OSError / smtplib.SMTPException."""
+        config = current_app.config
+        if not config["MAIL_SERVER"]:
+            # Local use (make run): the flows still work, links are read from the log.
+            current_app.logger.info("mail (no MAIL_SERVER set):\n%s", message.as_string())
+            return
+        with self._connect() as smtp:
+            smtp.send_message(message)
+
+    def is_available(self) -> bool:
+        """Whether the SMTP server answers now (cached briefly); always true without one."""
+        server = current_app.config["MAIL_SERVER"]
+        if not server:
+            return True
+        now = time.monotonic()
+        checked_at, answer = self._checked.get(server, (0.0, False))
+        if now - checked_at < AVAILABILITY_TTL:
+            return answer
+        try:
+            with self._connect() as smtp:
+                answer = smtp.noop()[0] == 250
+        except (OSError, smtplib.SMTPException):
+            answer = False
+        self._checked[server] = (now, answer)
+        return answer
+
+    def _connect(self) -> smtplib.SMTP:
+        config = current_app.config
+        host, port, timeout = config["MAIL_SERVER"], config["MAIL_PORT"], config["MAIL_TIMEOUT"]
+        if config["MAIL_USE_SSL"]:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout)
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=timeout)
+            if config["MAIL_USE_TLS"]:
+                smtp.starttls(context=ssl.create_default_context())
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+        return smtp
