@@ -10,9 +10,10 @@ from flask import Flask
 from pytest_mock import MockerFixture
 from sqlalchemy.orm import scoped_session
 
+from tests.smtp import Outbox, smtp_server
 from tests.support import HttpsClient
 from webapp import create_app
-from webapp.extensions import db
+from webapp.extensions import db, jobs
 
 pytest_plugins = ["tests.ci_guard"]
 
@@ -73,3 +74,28 @@ def app_client_factory(app: Flask) -> Callable[[], HttpsClient]:
         return client
 
     return make
+
+
+@pytest.fixture
+def outbox() -> Iterator[Outbox]:
+    """A real SMTP server on localhost; the ``mail_app`` fixture sends to it."""
+    with smtp_server() as (box, _port):
+        yield box
+
+
+@pytest.fixture
+def mail_app(outbox: Outbox) -> Iterator[Flask]:
+    """A testing app whose mail goes over SMTP to ``outbox``; background jobs are awaited."""
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": outbox.port,
+            "MAIL_USE_TLS": False,
+        }
+    )
+    app.test_client_class = HttpsClient
+    with app.app_context():
+        db.create_all()
+    yield app
+    jobs.wait()

@@ -61,6 +61,17 @@ def too_many_requests(retry_after: int) -> tuple[str, int, dict[str, str]]:
     return page, code, {"Retry-After": str(retry_after)}
 
 
+MAIL_UNAVAILABLE = (
+    "We can't send email right now, so nothing was sent or changed. "
+    "Please try again in a few minutes."
+)
+
+
+def mail_unavailable() -> tuple[str, int]:
+    """The 503 page for a request that needs the mail server while it is down."""
+    return render_error(ServiceUnavailable.code, MAIL_UNAVAILABLE)
+
+
 def handle_rate_limited(error: RateLimitExceeded) -> tuple[str, int, dict[str, str]]:
     """Flask-Limiter refused a request from this client address."""
     current = limiter.current_limit
