@@ -77,6 +77,11 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please sign in to see that page."
 login_manager.login_message_category = "info"
+# A session restored from the remember-me cookie is not "fresh": sensitive pages first ask
+# for the password again on this page.
+login_manager.refresh_view = "account.confirm"
+login_manager.needs_refresh_message = "Please enter your password again to continue."
+login_manager.needs_refresh_message_category = "info"
 csrf = CSRFProtect()
 limiter = Limiter(key_func=client_address)
 passwords = Passwords()
