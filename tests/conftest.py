@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from unittest.mock import NonCallableMagicMock
 
 import pytest
@@ -84,11 +85,16 @@ def outbox() -> Iterator[Outbox]:
 
 
 @pytest.fixture
-def mail_app(outbox: Outbox) -> Iterator[Flask]:
-    """A testing app whose mail goes over SMTP to ``outbox``; background jobs are awaited."""
+def mail_app(outbox: Outbox, tmp_path: Path) -> Iterator[Flask]:
+    """A testing app whose mail goes over SMTP to ``outbox``; background jobs are awaited.
+
+    On a database file, not in memory: mail jobs run in another thread, and an in-memory
+    database is one connection that the two threads would share.
+    """
     app = create_app(
         {
             "APP_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'mail.db'}",
             "MAIL_SERVER": "127.0.0.1",
             "MAIL_PORT": outbox.port,
             "MAIL_USE_TLS": False,
