@@ -14,7 +14,7 @@ from sqlalchemy.orm import scoped_session
 from tests.smtp import Outbox, smtp_server
 from tests.support import HttpsClient
 from webapp import create_app
-from webapp.extensions import db, jobs
+from webapp.extensions import db, jobs, mailer
 
 pytest_plugins = ["tests.ci_guard"]
 
@@ -48,6 +48,12 @@ def client(app: Flask) -> HttpsClient:
     client = app.test_client()
     assert isinstance(client, HttpsClient)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _forget_mail_server_checks() -> None:
+    """The mailer caches "is the SMTP server up?" across apps; each test starts afresh."""
+    mailer.forget_availability()
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ class Mailer:
     """Sends through the configured SMTP server; without MAIL_SERVER, logs the message instead."""
 
     def __init__(self) -> None:
-        self._checked: dict[str, tuple[float, bool]] = {}
+        self._checked: dict[tuple[str, int], tuple[float, bool]] = {}
 
     def init_app(self, app: Flask) -> None:
         """Register on the app (settings are read at send time)."""
@@ -47,19 +47,29 @@ class Mailer:
         """Deliver ``message`` or raise an OSError / smtplib.SMTPException."""
         config = current_app.config
         if not config["MAIL_SERVER"]:
-            # Local use (make run): the flows still work, links are read from the log.
-            current_app.logger.info("mail (no MAIL_SERVER set):\n%s", message.as_string())
+            # Local use (make run): the flows still work, links are read from the log
+            # (the decoded text, so that a long link is not broken by quoted-printable).
+            body = message.get_body(preferencelist=("plain",))
+            text = body.get_content() if body is not None else ""
+            current_app.logger.info(
+                "mail (no MAIL_SERVER set) to %s: %s\n%s", message["To"], message["Subject"], text
+            )
             return
         with self._connect() as smtp:
             smtp.send_message(message)
+
+    def forget_availability(self) -> None:
+        """Drop the cached reachability answers (tests start each app afresh)."""
+        self._checked.clear()
 
     def is_available(self) -> bool:
         """Whether the SMTP server answers now (cached briefly); always true without one."""
         server = current_app.config["MAIL_SERVER"]
         if not server:
             return True
+        key = (server, current_app.config["MAIL_PORT"])
         now = time.monotonic()
-        checked_at, answer = self._checked.get(server, (0.0, False))
+        checked_at, answer = self._checked.get(key, (0.0, False))
         if now - checked_at < AVAILABILITY_TTL:
             return answer
         try:
@@ -67,7 +77,7 @@ class Mailer:
                 answer = smtp.noop()[0] == 250
         except (OSError, smtplib.SMTPException):
             answer = False
-        self._checked[server] = (now, answer)
+        self._checked[key] = (now, answer)
         return answer
 
     def _connect(self) -> smtplib.SMTP:

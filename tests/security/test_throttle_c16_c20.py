@@ -13,9 +13,10 @@ from flask import Flask
 from pytest_mock import MockerFixture
 from werkzeug.test import TestResponse
 
+from tests.smtp import Outbox, link_in
 from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in
 from webapp import create_app
-from webapp.extensions import db
+from webapp.extensions import db, jobs
 from webapp.passwords import PasswordHasher
 from webapp.services import users
 from webapp.services.throttle import ThrottlePolicy
@@ -253,3 +254,26 @@ def test_c18_sign_in_fails_closed_when_the_counter_storage_is_down(
     assert response.status_code == 503
     assert "Temporarily unavailable" in response.text
     verify.assert_not_called()
+
+
+def test_c19_a_locked_account_can_still_reset_its_password_which_lifts_the_lock(
+    mail_app: Flask, outbox: Outbox, clock: time_machine.Coordinates
+) -> None:
+    owner = mail_app.test_client()
+    owner.register()
+    owner.logout()
+    for i in range(6):
+        _attempt(owner, "ann@example.com", WRONG, f"203.0.113.{i}")
+    assert _attempt(owner, "ann@example.com", STRONG_PASSWORD, "203.0.113.9").status_code == 429
+
+    owner.submit("/password/forgot", {"email": "ann@example.com"})
+    jobs.wait()
+    link = link_in(outbox.wait_for(1)[0])
+    owner.get(link.removeprefix("https://localhost"))
+    new_password = "a brand new passphrase for ann"
+    done = owner.submit(
+        "/password/reset", {"password": new_password, "confirm_password": new_password}
+    )
+
+    assert done.status_code == 303
+    assert _attempt(owner, "ann@example.com", new_password, "203.0.113.9").status_code == 303

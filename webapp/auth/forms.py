@@ -72,3 +72,20 @@ class LoginForm(Form):
     email = _email_field()
     password = _password_field("Password", "Enter your password.")
     remember = BooleanField("Keep me signed in on this device")
+
+
+class EmailRequestForm(Form):
+    """Ask for an emailed link (password reset, or a new confirmation link)."""
+
+    email = _email_field(Email("Enter an email address like name@example.com."))
+
+
+class ResetPasswordForm(Form):
+    """Choose a new password from an emailed reset link."""
+
+    password = _password_field("New password", "Choose a new password.")
+    confirm_password = _password_field(
+        "Confirm new password",
+        "Enter the new password again.",
+        EqualTo("password", message="The two passwords do not match."),
+    )

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from webapp import audit
-from webapp.auth.forms import LoginForm, RegisterForm
-from webapp.errors import too_many_requests
-from webapp.extensions import limiter
+from webapp import audit, notifications
+from webapp.auth.forms import EmailRequestForm, LoginForm, RegisterForm, ResetPasswordForm
+from webapp.errors import mail_unavailable, too_many_requests
+from webapp.extensions import limiter, mailer
 from webapp.identity import sign_in, sign_out
 from webapp.redirects import safe_next
-from webapp.services import users
+from webapp.services import accounts, users
 from webapp.services.errors import (
     EmailAlreadyRegistered,
+    EmailNotVerified,
     InvalidEmail,
+    InvalidToken,
     LoginThrottled,
     PasswordRejected,
 )
@@ -23,20 +35,54 @@ from webapp.services.throttle import ThrottlePolicy
 
 bp = Blueprint("auth", __name__)
 
+Page = Response | tuple[str, int] | tuple[str, int, dict[str, str]]
+
 LOGIN_FAILED = "Incorrect email address or password."
+NOT_VERIFIED = "Confirm your email address first: use the link we sent you."
+PASSWORD_RESET_DONE = "Your password has been changed. Sign in with your new password."  # noqa: S105
+EMAIL_CONFIRMED = "Your email address is confirmed. You can sign in now."
+# Where the reset link's token waits between the link and the form, out of the address bar.
+RESET_TOKEN_KEY = "reset_token"  # noqa: S105
+# Pages whose address holds (or held, a redirect ago) a token: no Referer may carry it away.
+TOKEN_ENDPOINTS = frozenset(
+    {"auth.reset_password", "auth.reset_password_form", "auth.verify_email"}
+)
+
+
+@bp.after_request
+def _no_referrer_for_token_pages(response: Response) -> Response:
+    # A blueprint hook, so the 429 and CSRF error pages of these routes get it too.
+    if request.endpoint in TOKEN_ENDPOINTS:
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _verification_required() -> bool:
+    return bool(current_app.config["REQUIRE_EMAIL_VERIFICATION"])
 
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["REGISTER_RATE_LIMIT"], methods=["POST"])
-def register() -> Response | tuple[str, int]:
-    """Show the sign-up form; on a valid submission create the account and sign in."""
+def register() -> Page:
+    """Show the sign-up form; on a valid submission create the account.
+
+    Without email verification the new account is signed in. With it, nothing is signed
+    in, and new and taken addresses get the same answer: a confirmation link for the one,
+    an "already registered" notice to the owner for the other.
+    """
     form = RegisterForm()
+    verify = _verification_required()
     if form.validate_on_submit():
+        if verify and not mailer.is_available():
+            return mail_unavailable()
         email = form.email.data
         try:
             user = users.register_user(email, form.name.data, form.password.data)
         except EmailAlreadyRegistered:
             audit.record("sign_up", "rejected", email=email, reason="already_registered")
+            if verify:
+                notifications.send_already_registered(email)
+                return redirect(url_for("auth.register_sent"), 303)
             form.email.errors.append(
                 "An account with this email address already exists. Sign in instead."
             )
@@ -48,25 +94,70 @@ def register() -> Response | tuple[str, int]:
             form.password.errors.append(exc.reason)
         else:
             audit.record("sign_up", "success", user_id=user.id)
+            if verify:
+                notifications.send_verification(user)
+                return redirect(url_for("auth.register_sent"), 303)
             sign_in(user, remember=False)
             flash("Welcome! Your account is ready.", "success")
             return redirect(url_for("account.index"), 303)
     return _form_page("auth/register.html", form)
 
 
+@bp.get("/register/sent")
+def register_sent() -> str:
+    """The one answer to every sign-up (and resend) while verification is on."""
+    return render_template("auth/register_sent.html", hours=_hours("VERIFY_TOKEN_LIFETIME"))
+
+
+@bp.route("/register/resend", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["MAIL_REQUEST_RATE_LIMIT"], methods=["POST"])
+def resend_verification() -> Page:
+    """Ask for a new confirmation link; the answer is the same for every address."""
+    form = EmailRequestForm()
+    if form.validate_on_submit():
+        if not mailer.is_available():
+            return mail_unavailable()
+        email = form.email.data
+        notifications.resend_verification(email)
+        audit.record("email_verify", "requested", email=email)
+        return redirect(url_for("auth.register_sent"), 303)
+    return _form_page("auth/resend_verification.html", form)
+
+
+@bp.get("/register/verify/<token>")
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+def verify_email(token: str) -> Page:
+    """Confirm an address from the emailed link (once), then ask the person to sign in."""
+    try:
+        user = accounts.verify_email(token)
+    except InvalidToken:
+        audit.record("email_verify", "failure", reason="invalid_token")
+        return _link_expired("verify")
+    audit.record("email_verify", "success", user_id=user.id)
+    flash(EMAIL_CONFIRMED, "success")
+    return redirect(url_for("auth.login"), 303)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
-def login() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
+def login() -> Page:
     """Show the sign-in form; on good credentials sign in and go to a safe ``next``."""
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data
         throttle = ThrottlePolicy.from_config(current_app.config)
         try:
-            user = users.authenticate(email, form.password.data, throttle)
+            user = users.authenticate(
+                email, form.password.data, throttle, require_verified=_verification_required()
+            )
         except LoginThrottled as exc:
             audit.record("sign_in", "throttled", email=email)
             return too_many_requests(exc.retry_after)
+        except EmailNotVerified:
+            # Only said after the right password, so it reveals nothing to a guesser.
+            audit.record("sign_in", "unverified", email=email)
+            form.form_errors.append(NOT_VERIFIED)
+            return _form_page("auth/login.html", form, unverified=True)
         if user is not None:
             audit.record("sign_in", "success", user_id=user.id)
             sign_in(user, remember=form.remember.data)
@@ -87,7 +178,106 @@ def logout() -> Response:
     return redirect(url_for("auth.login"), 303)
 
 
-def _form_page(template: str, form: RegisterForm | LoginForm) -> tuple[str, int]:
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["MAIL_REQUEST_RATE_LIMIT"], methods=["POST"])
+def forgot_password() -> Page:
+    """Ask for a reset link; the answer never says whether an account has the address."""
+    form = EmailRequestForm()
+    if form.validate_on_submit():
+        # Checked for every address alike, so the outage page reveals nothing either.
+        if not mailer.is_available():
+            return mail_unavailable()
+        email = form.email.data
+        # A background job finds the account, if any: the reply and its timing are the same.
+        notifications.send_password_reset(email)
+        audit.record("password_reset_request", "accepted", email=email)
+        return redirect(url_for("auth.forgot_password_sent"), 303)
+    return _form_page("auth/forgot_password.html", form)
+
+
+@bp.get("/password/forgot/sent")
+def forgot_password_sent() -> str:
+    """The one answer to every reset request."""
+    return render_template(
+        "auth/forgot_password_sent.html", minutes=_minutes("RESET_TOKEN_LIFETIME")
+    )
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+def reset_password(token: str) -> Page:
+    """The emailed link: keep its token in the session and move it out of the address bar.
+
+    A POST here (the public contract's form fields, CSRF token included) sets the password
+    with the link's token directly, for clients that post to the link itself.
+    """
+    if request.method == "POST":
+        return _choose_new_password(token, ResetPasswordForm())
+    if not accounts.reset_token_is_valid(token):
+        audit.record("password_reset", "failure", reason="invalid_token")
+        return _link_expired("reset")
+    session[RESET_TOKEN_KEY] = token
+    return redirect(url_for("auth.reset_password_form"), 303)
+
+
+@bp.route("/password/reset", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+def reset_password_form() -> Page:
+    """Choose a new password; every session of the account ends and nobody is signed in."""
+    token = session.get(RESET_TOKEN_KEY)
+    if not isinstance(token, str):
+        if request.method == "POST":
+            return _link_expired("reset")
+        # No link opened in this browser (a bookmark, or Back after the change): offer one.
+        form = EmailRequestForm(formdata=None)
+        return render_template(
+            "auth/forgot_password.html", form=form, action=url_for("auth.forgot_password")
+        ), 200
+    if request.method != "POST" and not accounts.reset_token_is_valid(token):
+        session.pop(RESET_TOKEN_KEY, None)
+        return _link_expired("reset")
+    return _choose_new_password(token, ResetPasswordForm())
+
+
+def _choose_new_password(token: str, form: ResetPasswordForm) -> Page:
+    if form.validate_on_submit():
+        # Looked up before the reset revokes the sessions, so this browser can be signed
+        # out properly (remember-me cookie included) whoever it was signed in as.
+        signed_in = current_user._get_current_object() if current_user.is_authenticated else None
+        try:
+            user = accounts.reset_password(token, form.password.data)
+        except InvalidToken:
+            session.pop(RESET_TOKEN_KEY, None)
+            audit.record("password_reset", "failure", reason="invalid_token")
+            return _link_expired("reset")
+        except PasswordRejected as exc:
+            audit.record("password_reset", "rejected", reason="password_policy")
+            form.password.errors.append(exc.reason)
+        else:
+            if signed_in is not None:
+                sign_out(signed_in)
+            session.pop(RESET_TOKEN_KEY, None)
+            notifications.send_password_changed(user)
+            audit.record("password_reset", "success", user_id=user.id)
+            flash(PASSWORD_RESET_DONE, "success")
+            return redirect(url_for("auth.login"), 303)
+    return _form_page("auth/reset_password.html", form)
+
+
+def _form_page(template: str, form: FlaskForm, **context: object) -> tuple[str, int]:
     # A rejected submission is a client error; browsers still show the page normally.
     status = 422 if request.method == "POST" else 200
-    return render_template(template, form=form), status
+    return render_template(template, form=form, **context), status
+
+
+def _link_expired(kind: str) -> tuple[str, int]:
+    """The page for an unknown, used, superseded or expired emailed link."""
+    return render_template("auth/link_expired.html", kind=kind), 400
+
+
+def _minutes(key: str) -> int:
+    return int(current_app.config[key].total_seconds() // 60)
+
+
+def _hours(key: str) -> int:
+    return _minutes(key) // 60

@@ -1,0 +1,282 @@
+"""Email verification (REQUIRE_EMAIL_VERIFICATION on), with the mail going over real SMTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import time_machine
+from bs4 import BeautifulSoup
+from flask import Flask
+from sqlalchemy import select
+
+from tests.smtp import Outbox, free_port, html_of, link_in, text_of
+from tests.support import STRONG_PASSWORD, HttpsClient
+from webapp import create_app
+from webapp.errors import MAIL_UNAVAILABLE
+from webapp.extensions import db, jobs
+from webapp.models import User
+
+SENT = "Check your email: we've sent a link to confirm your address. It works for 24 hours."
+NOT_VERIFIED = "Confirm your email address first: use the link we sent you."
+CONFIRMED = "Your email address is confirmed. You can sign in now."
+EXPIRED = "This link has expired or was already used"
+VERIFY_SUBJECT = "Confirm your email address"
+NOTICE_SUBJECT = "Someone tried to create an account with your address"
+
+
+@pytest.fixture
+def verify_app(outbox: Outbox, tmp_path: Path) -> Iterator[Flask]:
+    """Verification required; mail over SMTP to ``outbox``; a database file for the jobs."""
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'verify.db'}",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": outbox.port,
+            "MAIL_USE_TLS": False,
+            "REQUIRE_EMAIL_VERIFICATION": True,
+        }
+    )
+    app.test_client_class = HttpsClient
+    with app.app_context():
+        db.create_all()
+    yield app
+    jobs.wait()
+
+
+@pytest.fixture
+def new_browser(verify_app: Flask) -> Callable[[], HttpsClient]:
+    def make() -> HttpsClient:
+        client = verify_app.test_client()
+        assert isinstance(client, HttpsClient)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def browser(new_browser: Callable[[], HttpsClient]) -> HttpsClient:
+    return new_browser()
+
+
+def _users(app: Flask) -> list[User]:
+    with app.app_context():
+        return list(db.session.scalars(select(User).order_by(User.id)))
+
+
+def _mail(outbox: Outbox, address: str, subject: str) -> list[EmailMessage]:
+    jobs.wait()
+    return [m for m in outbox.to(address) if m["Subject"] == subject]
+
+
+def _comparable(html: str) -> str:
+    return re.sub(r'name="csrf_token"[^>]*value="[^"]+"', "", html)
+
+
+def _path(link: str) -> str:
+    return urlsplit(link).path
+
+
+def _text(html: str) -> str:
+    return " ".join(BeautifulSoup(html, "html.parser").get_text(" ").split())
+
+
+def _verification_link(browser: HttpsClient, outbox: Outbox) -> str:
+    assert browser.register().status_code == 303
+    [message] = _mail(outbox, "ann@example.com", VERIFY_SUBJECT)
+    return link_in(message)
+
+
+def test_sign_up_sends_a_link_and_does_not_sign_in(
+    verify_app: Flask, browser: HttpsClient, outbox: Outbox
+) -> None:
+    response = browser.register()
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/register/sent"
+    assert SENT in _text(browser.get("/register/sent").text)
+    assert browser.get("/account").status_code == 302
+    [user] = _users(verify_app)
+    assert user.email_verified_at is None
+    [message] = _mail(outbox, "ann@example.com", VERIFY_SUBJECT)
+    link = link_in(message)
+    assert link.startswith("https://localhost/register/verify/")
+    assert [a["href"] for a in BeautifulSoup(html_of(message), "html.parser").find_all("a")] == [
+        link
+    ]
+    assert "24 hours" in text_of(message)
+    assert STRONG_PASSWORD not in message.as_string()
+
+
+def test_signing_up_again_looks_the_same_and_notifies_the_owner(
+    verify_app: Flask, new_browser: Callable[[], HttpsClient], outbox: Outbox
+) -> None:
+    first_browser, second_browser = new_browser(), new_browser()
+
+    first = first_browser.register(email="ann@example.com")
+    second = second_browser.register(email="ANN@Example.com", name="Someone else")
+
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"] == "/register/sent"
+    assert first.get_data() == second.get_data()
+    first_page = first_browser.get("/register/sent")
+    second_page = second_browser.get("/register/sent")
+    assert first_page.status_code == second_page.status_code == 200
+    assert first_page.get_data() == second_page.get_data()
+    jobs.wait()
+    # Two job workers: the two mails may arrive in either order.
+    assert sorted(m["Subject"] for m in outbox.to("ann@example.com")) == [
+        VERIFY_SUBJECT,
+        NOTICE_SUBJECT,
+    ]
+    [notice] = _mail(outbox, "ann@example.com", NOTICE_SUBJECT)
+    assert "https://localhost/login" in text_of(notice)
+    assert "https://localhost/password/forgot" in text_of(notice)
+    assert [u.email for u in _users(verify_app)] == ["ann@example.com"]
+    assert _users(verify_app)[0].name == "Ann"
+
+
+def test_policy_errors_are_still_shown_beside_the_field(
+    verify_app: Flask, browser: HttpsClient, outbox: Outbox
+) -> None:
+    response = browser.register(password="short")
+
+    assert response.status_code == 422
+    assert (
+        "15 characters"
+        in BeautifulSoup(response.text, "html.parser").find(id="password-error").get_text()
+    )
+    assert _users(verify_app) == []
+    jobs.wait()
+    assert outbox.messages == []
+
+
+def test_signing_in_before_confirming_says_so_and_offers_a_new_link(
+    browser: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
+) -> None:
+    browser.register()
+    other = new_browser()
+
+    response = other.login()
+
+    assert response.status_code == 422
+    soup = BeautifulSoup(response.text, "html.parser")
+    assert NOT_VERIFIED in soup.select_one(".error-summary").get_text()
+    assert soup.find("a", href="/register/resend") is not None
+    assert other.get("/account").status_code == 302
+    wrong = new_browser().login(password="not the password at all")
+    assert NOT_VERIFIED not in wrong.text  # only the right password learns about it
+
+
+def test_the_link_confirms_the_address_once_and_then_sign_in_works(
+    verify_app: Flask, browser: HttpsClient, outbox: Outbox
+) -> None:
+    link = _verification_link(browser, outbox)
+
+    response = browser.get(_path(link))
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/login"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert CONFIRMED in browser.get("/login").text
+    [user] = _users(verify_app)
+    assert user.email_verified_at is not None
+    assert browser.login().status_code == 303
+    assert browser.get("/account").status_code == 200
+    again = browser.get(_path(link))
+    assert again.status_code == 400
+    assert EXPIRED in again.text
+    assert BeautifulSoup(again.text, "html.parser").find("a", href="/register/resend")
+
+
+def test_an_unknown_link_is_refused(verify_app: Flask, browser: HttpsClient) -> None:
+    response = browser.get("/register/verify/not-a-real-token")
+
+    assert response.status_code == 400
+    assert EXPIRED in response.text
+
+
+def test_a_link_expires_after_24_hours(
+    verify_app: Flask, browser: HttpsClient, outbox: Outbox
+) -> None:
+    link = _verification_link(browser, outbox)
+
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=25), tick=False):
+        response = browser.get(_path(link))
+
+    assert response.status_code == 400
+    assert _users(verify_app)[0].email_verified_at is None
+
+
+def test_resend_sends_a_new_link_and_the_old_one_dies(
+    verify_app: Flask, browser: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
+) -> None:
+    old = _verification_link(browser, outbox)
+    other = new_browser()
+
+    response = other.submit("/register/resend", {"email": "ann@example.com"})
+    unknown = new_browser().submit("/register/resend", {"email": "nobody@example.com"})
+
+    assert response.status_code == unknown.status_code == 303
+    assert response.headers["Location"] == unknown.headers["Location"] == "/register/sent"
+    first, second = _mail(outbox, "ann@example.com", VERIFY_SUBJECT)
+    assert link_in(first) == old
+    new = link_in(second)
+    assert new != old
+    assert len(outbox.messages) == 2  # nothing for the unknown address
+    assert other.get(_path(old)).status_code == 400
+    assert other.get(_path(new)).status_code == 303
+    assert _users(verify_app)[0].email_verified_at is not None
+
+
+def test_resend_to_a_confirmed_address_sends_nothing(browser: HttpsClient, outbox: Outbox) -> None:
+    browser.get(_path(_verification_link(browser, outbox)))
+
+    response = browser.submit("/register/resend", {"email": "ann@example.com"})
+
+    assert response.status_code == 303
+    jobs.wait()
+    assert len(outbox.messages) == 1
+
+
+def test_with_verification_off_sign_up_signs_in_and_sends_nothing(
+    mail_app: Flask, outbox: Outbox
+) -> None:
+    client = mail_app.test_client()
+
+    response = client.register()
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/account"
+    assert client.get("/account").status_code == 200
+    jobs.wait()
+    assert outbox.messages == []
+
+
+def test_with_the_mail_server_down_sign_up_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'down.db'}",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": free_port(),  # nothing listens there
+            "MAIL_USE_TLS": False,
+            "REQUIRE_EMAIL_VERIFICATION": True,
+        }
+    )
+    app.test_client_class = HttpsClient
+    with app.app_context():
+        db.create_all()
+
+    register = app.test_client().register()
+    resend = app.test_client().submit("/register/resend", {"email": "ann@example.com"})
+
+    assert register.status_code == resend.status_code == 503
+    assert MAIL_UNAVAILABLE in _text(register.text)
+    assert _users(app) == []

@@ -1,0 +1,296 @@
+"""Reset and verification services with db.session patched by an autospec of scoped_session."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta
+from unittest.mock import NonCallableMagicMock
+
+import pytest
+import time_machine
+from sqlalchemy import Select, Update
+from sqlalchemy.dialects import sqlite
+
+from tests.support import STRONG_PASSWORD
+from webapp.extensions import passwords
+from webapp.models import AccountToken, User, utcnow
+from webapp.services import accounts
+from webapp.services.errors import InvalidToken, PasswordRejected
+
+T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+NEW_PASSWORD = "a brand new passphrase for ann"
+
+
+def _sql(statement: Select | Update) -> tuple[str, dict[str, object]]:
+    compiled = statement.compile(dialect=sqlite.dialect())
+    return str(compiled), dict(compiled.params)
+
+
+def _user(**kw: object) -> User:
+    kw.setdefault("is_active", True)
+    return User(
+        id=7,
+        email="ann@example.com",
+        name="Ann",
+        password_hash=passwords.hasher.hash(STRONG_PASSWORD),
+        **kw,
+    )
+
+
+def _row(purpose: str, *, user: User | None = None, **kw: object) -> AccountToken:
+    kw.setdefault("expires_at", utcnow() + HOUR)
+    return AccountToken(user=user or _user(), purpose=purpose, token_hash="h", **kw)
+
+
+def _executed(session_mock: NonCallableMagicMock) -> list[tuple[str, dict[str, object]]]:
+    return [_sql(call.args[0]) for call in session_mock.execute.call_args_list]
+
+
+# --- request_password_reset ---------------------------------------------------------------------
+
+
+def test_request_for_an_unknown_address_returns_none_and_writes_nothing(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    session_mock.scalar.return_value = None
+
+    assert accounts.request_password_reset("nobody@example.com", HOUR) is None
+
+    session_mock.add.assert_not_called()
+    session_mock.execute.assert_not_called()
+    session_mock.commit.assert_not_called()
+
+
+def test_request_for_an_inactive_account_returns_none_and_writes_nothing(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    session_mock.scalar.return_value = _user(is_active=False)
+
+    assert accounts.request_password_reset("ann@example.com", HOUR) is None
+
+    session_mock.add.assert_not_called()
+    session_mock.commit.assert_not_called()
+
+
+def test_request_for_a_user_stores_only_the_hash_of_a_strong_token(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    user = _user()
+    session_mock.scalar.return_value = user
+
+    with time_machine.travel(T0, tick=False):
+        found = accounts.request_password_reset("ANN@example.com", HOUR)
+
+    assert found is not None
+    returned_user, token = found
+    assert returned_user is user
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)  # 256 random bits, URL-safe
+    (row,), _ = session_mock.add.call_args
+    assert isinstance(row, AccountToken)
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert row.user is user
+    assert row.purpose == "reset"
+    assert row.expires_at == T0 + HOUR
+    assert row.used_at is None
+    session_mock.commit.assert_called_once_with()
+
+
+def test_request_expires_the_users_earlier_reset_tokens_first(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    session_mock.scalar.return_value = _user()
+    order: list[str] = []
+    session_mock.execute.side_effect = lambda *a, **k: order.append("execute")
+    session_mock.add.side_effect = lambda *a, **k: order.append("add")
+    session_mock.commit.side_effect = lambda *a, **k: order.append("commit")
+
+    accounts.request_password_reset("ann@example.com", HOUR)
+
+    assert order == ["execute", "add", "commit"]
+    [(sql, params)] = _executed(session_mock)
+    assert sql.startswith("UPDATE account_tokens SET used_at=?")
+    assert "account_tokens.user_id = ?" in sql
+    assert "account_tokens.purpose = ?" in sql
+    assert "account_tokens.used_at IS NULL" in sql
+    assert 7 in params.values()
+    assert "reset" in params.values()
+
+
+def test_tokens_differ_every_time(session_mock: NonCallableMagicMock) -> None:
+    session_mock.scalar.return_value = _user()
+
+    tokens = set()
+    for _ in range(200):
+        found = accounts.request_password_reset("ann@example.com", HOUR)
+        assert found is not None
+        tokens.add(found[1])
+
+    assert len(tokens) == 200
+
+
+# --- reset_token_is_valid and the look-up -------------------------------------------------------
+
+
+def test_the_look_up_filters_on_the_hash_and_the_purpose(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    session_mock.scalar.return_value = None
+
+    assert accounts.reset_token_is_valid("some-token") is False
+
+    (statement,), _ = session_mock.scalar.call_args
+    sql, params = _sql(statement)
+    assert "account_tokens.token_hash = ?" in sql
+    assert "account_tokens.purpose = ?" in sql
+    assert sorted(map(str, params.values())) == sorted(
+        [hashlib.sha256(b"some-token").hexdigest(), "reset"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("row_kw", "user_kw", "valid"),
+    [
+        ({}, {}, True),
+        ({"used_at": utcnow()}, {}, False),
+        ({"expires_at": utcnow() - timedelta(seconds=1)}, {}, False),
+        ({}, {"is_active": False}, False),
+    ],
+    ids=["live", "used", "expired", "inactive-user"],
+)
+def test_only_a_live_token_of_an_active_user_is_valid(
+    session_mock: NonCallableMagicMock,
+    row_kw: dict[str, object],
+    user_kw: dict[str, object],
+    valid: bool,
+) -> None:
+    session_mock.scalar.return_value = _row("reset", user=_user(**user_kw), **row_kw)
+
+    assert accounts.reset_token_is_valid("token") is valid
+    session_mock.commit.assert_not_called()
+
+
+# --- reset_password -----------------------------------------------------------------------------
+
+
+def test_reset_with_an_unknown_token_raises_and_commits_nothing(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    session_mock.scalar.return_value = None
+
+    with pytest.raises(InvalidToken):
+        accounts.reset_password("unknown", NEW_PASSWORD)
+
+    session_mock.execute.assert_not_called()
+    session_mock.commit.assert_not_called()
+
+
+def test_reset_with_a_used_token_raises_and_changes_nothing(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    row = _row("reset", used_at=utcnow())
+    before = row.user.password_hash
+    session_mock.scalar.return_value = row
+
+    with pytest.raises(InvalidToken):
+        accounts.reset_password("used", NEW_PASSWORD)
+
+    assert row.user.password_hash == before
+    session_mock.commit.assert_not_called()
+
+
+def test_reset_sets_the_hash_kills_the_links_and_revokes_every_session(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    row = _row("reset")
+    session_mock.scalar.return_value = row
+
+    user = accounts.reset_password("token", NEW_PASSWORD)
+
+    assert user is row.user
+    assert passwords.hasher.verify(user.password_hash, NEW_PASSWORD)
+    assert not passwords.hasher.verify(user.password_hash, STRONG_PASSWORD)
+    (expire_sql, expire_params), (revoke_sql, revoke_params) = _executed(session_mock)
+    assert expire_sql.startswith("UPDATE account_tokens SET used_at=?")
+    assert "reset" in expire_params.values()
+    assert revoke_sql.startswith("UPDATE user_sessions SET revoked_at=?")
+    assert "token_hash" not in revoke_sql  # every session, none kept
+    assert 7 in revoke_params.values()
+    session_mock.commit.assert_called_once_with()
+
+
+def test_reset_applies_the_password_policy_and_commits_nothing(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    row = _row("reset")
+    before = row.user.password_hash
+    session_mock.scalar.return_value = row
+
+    with pytest.raises(PasswordRejected):
+        accounts.reset_password("token", "short")
+
+    assert row.user.password_hash == before
+    session_mock.execute.assert_not_called()
+    session_mock.commit.assert_not_called()
+
+
+# --- verify_email -------------------------------------------------------------------------------
+
+
+def test_verify_sets_email_verified_at_kills_the_links_and_commits(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    row = _row("verify")
+    session_mock.scalar.return_value = row
+
+    with time_machine.travel(T0, tick=False):
+        row.expires_at = T0 + HOUR
+        user = accounts.verify_email("token")
+
+    assert user is row.user
+    assert user.email_verified_at == T0
+    [(sql, params)] = _executed(session_mock)
+    assert sql.startswith("UPDATE account_tokens SET used_at=?")
+    assert "verify" in params.values()
+    session_mock.commit.assert_called_once_with()
+
+
+def test_verify_with_an_unknown_token_raises_and_commits_nothing(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    session_mock.scalar.return_value = None
+
+    with pytest.raises(InvalidToken):
+        accounts.verify_email("unknown")
+
+    session_mock.execute.assert_not_called()
+    session_mock.commit.assert_not_called()
+
+
+def test_verify_asks_for_a_verify_token_not_a_reset_one(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    session_mock.scalar.return_value = None
+
+    with pytest.raises(InvalidToken):
+        accounts.verify_email("token")
+
+    (statement,), _ = session_mock.scalar.call_args
+    _, params = _sql(statement)
+    assert "verify" in params.values()
+    assert "reset" not in params.values()
+
+
+def test_start_email_verification_stores_the_hash_of_a_token(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    user = _user()
+
+    token = accounts.start_email_verification(user, timedelta(hours=24))
+
+    assert len(token) >= 32
+    (row,), _ = session_mock.add.call_args
+    assert row.purpose == "verify"
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    session_mock.commit.assert_called_once_with()
