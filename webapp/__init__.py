@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import audit, errors, extensions, headers
+from webapp import errors, extensions, headers
 from webapp.config import load_settings
 from webapp.forms import reject_undecodable_form
 from webapp.identity import load_user
@@ -32,7 +33,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     app.config.from_mapping(load_settings(app.instance_path, config))
-    audit.configure()
+    # INFO and above reach Flask's handler (stderr, which gunicorn collects): the audit log,
+    # and under `make run` the emails, written to the log instead of sent.
+    app.logger.setLevel(logging.INFO)
 
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]

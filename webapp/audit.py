@@ -39,12 +39,3 @@ def record(
         entry["ip"] = request.remote_addr
         entry["user_agent"] = request.user_agent.string[:200]
     logger.info(json.dumps(entry, ensure_ascii=True, sort_keys=True))
-
-
-def configure() -> None:
-    """Send audit lines to stderr at INFO unless logging was configured already."""
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
