@@ -11,6 +11,7 @@ from flask import Flask
 from pytest_mock import MockerFixture
 from sqlalchemy.orm import scoped_session
 
+from tests.databases import empty_postgres_schema, postgres_server_url, temporary_postgres_database
 from tests.smtp import Outbox, smtp_server
 from tests.support import HttpsClient
 from webapp import create_app
@@ -48,6 +49,26 @@ def client(app: Flask) -> HttpsClient:
     client = app.test_client()
     assert isinstance(client, HttpsClient)
     return client
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """This run's own PostgreSQL database; skipped (a failure in CI) without TEST_DATABASE_URL."""
+    server = postgres_server_url()
+    if server is None:
+        pytest.skip("TEST_DATABASE_URL is not set: the PostgreSQL tests need a server")
+    with temporary_postgres_database(server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of this test's own: a SQLite file, or PostgreSQL when configured."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    url: str = request.getfixturevalue("postgres_database")
+    empty_postgres_schema(url)
+    return url
 
 
 @pytest.fixture(autouse=True)

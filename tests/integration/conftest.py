@@ -1,5 +1,6 @@
-"""Integration fixtures: the real app on a throwaway SQLite *file*, and a reader that looks at
-that file through a brand-new connection, so a missing ``commit()`` cannot hide in the
+"""Integration fixtures: the real app on a throwaway database (a SQLite *file*, and PostgreSQL
+when TEST_DATABASE_URL is set), and a reader that looks at it through a brand-new connection,
+so a missing ``commit()`` cannot hide in the
 session's identity map or in an open transaction.
 
 pytest-flask's ``_push_request_context`` is a no-op here (tests/conftest.py), so every test
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +31,10 @@ FreshRows = Callable[..., list[Mapping[str, Any]]]
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """A SQLite database file of this test's own: separate connections really are separate."""
-    return f"sqlite:///{tmp_path / 'app.db'}"
+def db_url(database_url: str) -> str:
+    """A real database of this test's own (a SQLite file, and PostgreSQL when configured):
+    separate connections really are separate."""
+    return database_url
 
 
 @pytest.fixture
