@@ -10,6 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 # Keys that have appeared in documentation or samples: never acceptable in production.
 SAMPLE_SECRET_KEYS = frozenset(
     {
@@ -62,7 +65,10 @@ def base_settings(instance_path: str) -> dict[str, Any]:
         "DEBUG": False,
         "SECRET_KEY": os.environ.get("SECRET_KEY", "").strip() or None,
         "SQLALCHEMY_DATABASE_URI": _env("DATABASE_URL", default_db),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # How long a page waits for the database (or the rate-limit storage) before it
+        # answers 503 instead of hanging; engine options follow from the URL (load_settings).
+        "DATABASE_TIMEOUT": _env_int("DATABASE_TIMEOUT", 5),
+        "RATELIMIT_STORAGE_TIMEOUT": _env_int("RATELIMIT_STORAGE_TIMEOUT", 2),
         "SITE_NAME": _env("SITE_NAME", "Signup Demo"),
         # Small bodies only: every form here fits easily, and a flood is refused unread.
         "MAX_CONTENT_LENGTH": 64 * 1024,
@@ -176,10 +182,50 @@ def load_settings(instance_path: str, overrides: Mapping[str, Any] | None = None
     settings = factory(instance_path)
     settings.update(overrides)
     settings["APP_ENV"] = name
+    settings.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        engine_options(settings["SQLALCHEMY_DATABASE_URI"], settings["DATABASE_TIMEOUT"]),
+    )
+    settings.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS",
+        storage_options(settings["RATELIMIT_STORAGE_URI"], settings["RATELIMIT_STORAGE_TIMEOUT"]),
+    )
     if name == "production":
         check_secret_key(settings["SECRET_KEY"])
         check_public_url(settings["PUBLIC_URL"])
     return settings
+
+
+def engine_options(url: str, timeout: int) -> dict[str, Any]:
+    """SQLAlchemy engine options that bound every wait on the database by ``timeout`` seconds."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options["pool_timeout"] = timeout  # waiting for a free pooled connection
+        options["connect_args"] = {
+            "connect_timeout": timeout,
+            # A query the server works on too long, and a server that stops answering
+            # mid-conversation (unacknowledged data, silent keepalives), both end in an error.
+            "options": f"-c statement_timeout={timeout * 1000}",
+            "tcp_user_timeout": timeout * 1000,
+            "keepalives": 1,
+            "keepalives_idle": timeout,
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
+        }
+    elif url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": timeout}  # how long to wait for a write lock
+    return options
+
+
+def storage_options(uri: str, timeout: int) -> dict[str, Any]:
+    """Redis client options for the rate-limit storage: a bounded wait and no retry loop."""
+    if not uri.startswith(("redis://", "rediss://")):
+        return {}
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+    }
 
 
 def check_secret_key(key: str | None) -> None:
