@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
+from datetime import timedelta
+from typing import Any
+
+from gunicorn.glogging import Logger
 
 CORES = multiprocessing.cpu_count()
 
@@ -38,6 +43,25 @@ keepalive = 5
 # Access log to stdout and errors to stderr: the process supervisor collects both.
 accesslog = "-"
 errorlog = "-"
+
+# The emailed links carry one-time tokens in their path; an access log is read by more people
+# than should be able to reset a password, so the token is masked there.
+TOKEN_IN_PATH = re.compile(r"(/(?:password/reset|register/verify)/)[^/?\s\"]+")
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with the tokens of emailed links masked in access log lines."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> dict:
+        """The usual log atoms (request line, path, referrer, environ...) with tokens masked."""
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {
+            key: TOKEN_IN_PATH.sub(r"\1[token]", value) if isinstance(value, str) else value
+            for key, value in atoms.items()
+        }
+
+
+logger_class = RedactingLogger
 
 # Proxy headers: the application alone interprets X-Forwarded-*. create_app wraps the app in
 # Werkzeug's ProxyFix with TRUSTED_PROXIES hops (none by default), which counts hops from the
