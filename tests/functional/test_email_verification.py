@@ -61,7 +61,7 @@ def new_browser(verify_app: Flask) -> Callable[[], HttpsClient]:
 
 
 @pytest.fixture
-def browser(new_browser: Callable[[], HttpsClient]) -> HttpsClient:
+def visitor(new_browser: Callable[[], HttpsClient]) -> HttpsClient:
     return new_browser()
 
 
@@ -87,21 +87,21 @@ def _text(html: str) -> str:
     return " ".join(BeautifulSoup(html, "html.parser").get_text(" ").split())
 
 
-def _verification_link(browser: HttpsClient, outbox: Outbox) -> str:
-    assert browser.register().status_code == 303
+def _verification_link(visitor: HttpsClient, outbox: Outbox) -> str:
+    assert visitor.register().status_code == 303
     [message] = _mail(outbox, "ann@example.com", VERIFY_SUBJECT)
     return link_in(message)
 
 
 def test_sign_up_sends_a_link_and_does_not_sign_in(
-    verify_app: Flask, browser: HttpsClient, outbox: Outbox
+    verify_app: Flask, visitor: HttpsClient, outbox: Outbox
 ) -> None:
-    response = browser.register()
+    response = visitor.register()
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/register/sent"
-    assert SENT in _text(browser.get("/register/sent").text)
-    assert browser.get("/account").status_code == 302
+    assert SENT in _text(visitor.get("/register/sent").text)
+    assert visitor.get("/account").status_code == 302
     [user] = _users(verify_app)
     assert user.email_verified_at is None
     [message] = _mail(outbox, "ann@example.com", VERIFY_SUBJECT)
@@ -143,9 +143,9 @@ def test_signing_up_again_looks_the_same_and_notifies_the_owner(
 
 
 def test_policy_errors_are_still_shown_beside_the_field(
-    verify_app: Flask, browser: HttpsClient, outbox: Outbox
+    verify_app: Flask, visitor: HttpsClient, outbox: Outbox
 ) -> None:
-    response = browser.register(password="short")
+    response = visitor.register(password="short")
 
     assert response.status_code == 422
     assert (
@@ -158,9 +158,9 @@ def test_policy_errors_are_still_shown_beside_the_field(
 
 
 def test_signing_in_before_confirming_says_so_and_offers_a_new_link(
-    browser: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
+    visitor: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
 ) -> None:
-    browser.register()
+    visitor.register()
     other = new_browser()
 
     response = other.login()
@@ -175,49 +175,49 @@ def test_signing_in_before_confirming_says_so_and_offers_a_new_link(
 
 
 def test_the_link_confirms_the_address_once_and_then_sign_in_works(
-    verify_app: Flask, browser: HttpsClient, outbox: Outbox
+    verify_app: Flask, visitor: HttpsClient, outbox: Outbox
 ) -> None:
-    link = _verification_link(browser, outbox)
+    link = _verification_link(visitor, outbox)
 
-    response = browser.get(_path(link))
+    response = visitor.get(_path(link))
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/login"
     assert response.headers["Referrer-Policy"] == "no-referrer"
-    assert CONFIRMED in browser.get("/login").text
+    assert CONFIRMED in visitor.get("/login").text
     [user] = _users(verify_app)
     assert user.email_verified_at is not None
-    assert browser.login().status_code == 303
-    assert browser.get("/account").status_code == 200
-    again = browser.get(_path(link))
+    assert visitor.login().status_code == 303
+    assert visitor.get("/account").status_code == 200
+    again = visitor.get(_path(link))
     assert again.status_code == 400
     assert EXPIRED in again.text
     assert BeautifulSoup(again.text, "html.parser").find("a", href="/register/resend")
 
 
-def test_an_unknown_link_is_refused(verify_app: Flask, browser: HttpsClient) -> None:
-    response = browser.get("/register/verify/not-a-real-token")
+def test_an_unknown_link_is_refused(verify_app: Flask, visitor: HttpsClient) -> None:
+    response = visitor.get("/register/verify/not-a-real-token")
 
     assert response.status_code == 400
     assert EXPIRED in response.text
 
 
 def test_a_link_expires_after_24_hours(
-    verify_app: Flask, browser: HttpsClient, outbox: Outbox
+    verify_app: Flask, visitor: HttpsClient, outbox: Outbox
 ) -> None:
-    link = _verification_link(browser, outbox)
+    link = _verification_link(visitor, outbox)
 
     with time_machine.travel(datetime.now(UTC) + timedelta(hours=25), tick=False):
-        response = browser.get(_path(link))
+        response = visitor.get(_path(link))
 
     assert response.status_code == 400
     assert _users(verify_app)[0].email_verified_at is None
 
 
 def test_resend_sends_a_new_link_and_the_old_one_dies(
-    verify_app: Flask, browser: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
+    verify_app: Flask, visitor: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
 ) -> None:
-    old = _verification_link(browser, outbox)
+    old = _verification_link(visitor, outbox)
     other = new_browser()
 
     response = other.submit("/register/resend", {"email": "ann@example.com"})
@@ -235,10 +235,10 @@ def test_resend_sends_a_new_link_and_the_old_one_dies(
     assert _users(verify_app)[0].email_verified_at is not None
 
 
-def test_resend_to_a_confirmed_address_sends_nothing(browser: HttpsClient, outbox: Outbox) -> None:
-    browser.get(_path(_verification_link(browser, outbox)))
+def test_resend_to_a_confirmed_address_sends_nothing(visitor: HttpsClient, outbox: Outbox) -> None:
+    visitor.get(_path(_verification_link(visitor, outbox)))
 
-    response = browser.submit("/register/resend", {"email": "ann@example.com"})
+    response = visitor.submit("/register/resend", {"email": "ann@example.com"})
 
     assert response.status_code == 303
     jobs.wait()

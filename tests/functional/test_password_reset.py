@@ -86,7 +86,7 @@ def ann(mail_app: Flask) -> Flask:
 
 
 @pytest.fixture
-def browser(ann: Flask) -> HttpsClient:
+def visitor(ann: Flask) -> HttpsClient:
     client = ann.test_client()
     assert isinstance(client, HttpsClient)
     return client
@@ -106,33 +106,33 @@ def new_browser(ann: Flask) -> Callable[[], HttpsClient]:
 
 
 def test_the_emailed_link_resets_the_password_once(
-    ann: Flask, browser: HttpsClient, outbox: Outbox
+    ann: Flask, visitor: HttpsClient, outbox: Outbox
 ) -> None:
-    response = _forgot(browser, "ann@example.com")
+    response = _forgot(visitor, "ann@example.com")
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/password/forgot/sent"
-    assert SENT in BeautifulSoup(browser.get("/password/forgot/sent").text, "html.parser").text
+    assert SENT in BeautifulSoup(visitor.get("/password/forgot/sent").text, "html.parser").text
     [message] = _mail_to(outbox, "ann@example.com", "Reset your password")
     link = link_in(message)
     assert link.startswith("https://localhost/password/reset/")
 
-    opened = browser.get(_path(link))
+    opened = visitor.get(_path(link))
     assert opened.status_code == 303
     assert opened.headers["Location"] == "/password/reset"
-    form = BeautifulSoup(browser.get("/password/reset").text, "html.parser").find("form")
+    form = BeautifulSoup(visitor.get("/password/reset").text, "html.parser").find("form")
     assert form.find("input", attrs={"name": "password"})["autocomplete"] == "new-password"
     assert form.find("input", attrs={"name": "confirm_password"})["autocomplete"] == "new-password"
 
-    done = _choose(browser, NEW_PASSWORD)
+    done = _choose(visitor, NEW_PASSWORD)
 
     assert done.status_code == 303
     assert done.headers["Location"] == "/login"
-    assert DONE in browser.get("/login").text
-    assert browser.get("/account").status_code == 302  # not signed in by the reset
-    assert browser.login(password=STRONG_PASSWORD).status_code == 422
-    assert browser.login(password=NEW_PASSWORD).status_code == 303
-    again = browser.get(_path(link))
+    assert DONE in visitor.get("/login").text
+    assert visitor.get("/account").status_code == 302  # not signed in by the reset
+    assert visitor.login(password=STRONG_PASSWORD).status_code == 422
+    assert visitor.login(password=NEW_PASSWORD).status_code == 303
+    again = visitor.get(_path(link))
     assert again.status_code == 400
     assert EXPIRED in again.text
 
@@ -167,9 +167,9 @@ def test_an_unknown_address_gets_the_same_reply_and_no_mail(
 
 
 def test_a_malformed_address_is_pointed_out_beside_the_field(
-    browser: HttpsClient, outbox: Outbox
+    visitor: HttpsClient, outbox: Outbox
 ) -> None:
-    response = _forgot(browser, "not an address")
+    response = _forgot(visitor, "not an address")
 
     assert response.status_code == 422
     soup = BeautifulSoup(response.text, "html.parser")
@@ -179,11 +179,11 @@ def test_a_malformed_address_is_pointed_out_beside_the_field(
     assert outbox.messages == []
 
 
-def test_the_host_header_does_not_change_the_link(browser: HttpsClient, outbox: Outbox) -> None:
+def test_the_host_header_does_not_change_the_link(visitor: HttpsClient, outbox: Outbox) -> None:
     evil = {"Host": "evil.example", "Referer": "https://evil.example/"}
-    token = csrf_token_in(browser.get("/password/forgot", headers=evil).text)
+    token = csrf_token_in(visitor.get("/password/forgot", headers=evil).text)
 
-    response = browser.post(
+    response = visitor.post(
         "/password/forgot", data={"csrf_token": token, "email": "ann@example.com"}, headers=evil
     )
 
@@ -195,9 +195,9 @@ def test_the_host_header_does_not_change_the_link(browser: HttpsClient, outbox: 
 
 
 def test_the_mail_has_a_text_and_an_html_version_with_the_link(
-    browser: HttpsClient, outbox: Outbox
+    visitor: HttpsClient, outbox: Outbox
 ) -> None:
-    link = _reset_link(browser, outbox)
+    link = _reset_link(visitor, outbox)
 
     [message] = outbox.to("ann@example.com")
     html = BeautifulSoup(html_of(message), "html.parser")
@@ -210,34 +210,34 @@ def test_the_mail_has_a_text_and_an_html_version_with_the_link(
 # --- which links work ---------------------------------------------------------------------------
 
 
-def test_a_link_expires_after_an_hour(browser: HttpsClient, outbox: Outbox) -> None:
-    link = _reset_link(browser, outbox)
+def test_a_link_expires_after_an_hour(visitor: HttpsClient, outbox: Outbox) -> None:
+    link = _reset_link(visitor, outbox)
     now = datetime.now(UTC)
 
     with time_machine.travel(now + timedelta(minutes=59), tick=False):
-        assert browser.get(_path(link)).status_code == 303
+        assert visitor.get(_path(link)).status_code == 303
     with time_machine.travel(now + timedelta(minutes=61), tick=False):
-        expired = browser.get(_path(link))
-        form = browser.get("/password/reset")
+        expired = visitor.get(_path(link))
+        form = visitor.get("/password/reset")
 
     assert expired.status_code == 400
     assert EXPIRED in expired.text
     assert form.status_code == 400  # the token kept in the session has expired too
 
 
-def test_a_newer_link_kills_the_older_one(browser: HttpsClient, outbox: Outbox) -> None:
-    older = _reset_link(browser, outbox)
-    newer = _reset_link(browser, outbox)
+def test_a_newer_link_kills_the_older_one(visitor: HttpsClient, outbox: Outbox) -> None:
+    older = _reset_link(visitor, outbox)
+    newer = _reset_link(visitor, outbox)
 
     assert older != newer
-    assert browser.get(_path(older)).status_code == 400
-    assert browser.get(_path(newer)).status_code == 303
+    assert visitor.get(_path(older)).status_code == 400
+    assert visitor.get(_path(newer)).status_code == 303
 
 
 def test_changing_the_password_kills_an_outstanding_link(
-    ann: Flask, browser: HttpsClient, outbox: Outbox
+    ann: Flask, visitor: HttpsClient, outbox: Outbox
 ) -> None:
-    link = _reset_link(browser, outbox)
+    link = _reset_link(visitor, outbox)
 
     with ann.app_context():
         user = users.get_user_by_email("ann@example.com")
@@ -246,25 +246,25 @@ def test_changing_the_password_kills_an_outstanding_link(
             user, STRONG_PASSWORD, NEW_PASSWORD, keep_token=None, throttle=None
         )
 
-    assert browser.get(_path(link)).status_code == 400
+    assert visitor.get(_path(link)).status_code == 400
 
 
 def test_a_link_that_expires_while_the_form_is_open_is_refused(
-    ann: Flask, browser: HttpsClient, outbox: Outbox
+    ann: Flask, visitor: HttpsClient, outbox: Outbox
 ) -> None:
-    link = _reset_link(browser, outbox)
-    assert browser.get(_path(link)).status_code == 303
-    token = csrf_token_in(browser.get("/password/reset").text)
+    link = _reset_link(visitor, outbox)
+    assert visitor.get(_path(link)).status_code == 303
+    token = csrf_token_in(visitor.get("/password/reset").text)
 
-    _reset_link(browser, outbox)  # a newer link kills the one held in the session
-    response = browser.post(
+    _reset_link(visitor, outbox)  # a newer link kills the one held in the session
+    response = visitor.post(
         "/password/reset",
         data={"csrf_token": token, "password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
     )
 
     assert response.status_code == 400
     assert EXPIRED in response.text
-    assert browser.login(password=STRONG_PASSWORD).status_code == 303  # unchanged
+    assert visitor.login(password=STRONG_PASSWORD).status_code == 303  # unchanged
 
 
 def test_a_link_resets_only_its_own_account(
@@ -287,16 +287,16 @@ def test_a_link_resets_only_its_own_account(
 
 
 def test_the_new_password_may_also_be_posted_to_the_link_itself(
-    ann: Flask, browser: HttpsClient, outbox: Outbox
+    ann: Flask, visitor: HttpsClient, outbox: Outbox
 ) -> None:
     """DESIGN.md's public contract: POST /password/reset/<token> with the two fields."""
-    path = _path(_reset_link(browser, outbox))
-    token = csrf_token_in(browser.get("/password/forgot").text)
+    path = _path(_reset_link(visitor, outbox))
+    token = csrf_token_in(visitor.get("/password/forgot").text)
     fields = {"csrf_token": token, "confirm_password": NEW_PASSWORD}
 
-    rejected = browser.post(path, data={**fields, "password": "short", "confirm_password": "short"})
-    done = browser.post(path, data={**fields, "password": NEW_PASSWORD})
-    again = browser.post(path, data={**fields, "password": NEW_PASSWORD})
+    rejected = visitor.post(path, data={**fields, "password": "short", "confirm_password": "short"})
+    done = visitor.post(path, data={**fields, "password": NEW_PASSWORD})
+    again = visitor.post(path, data={**fields, "password": NEW_PASSWORD})
 
     assert rejected.status_code == 422
     assert rejected.headers["Referrer-Policy"] == "no-referrer"
@@ -306,8 +306,8 @@ def test_the_new_password_may_also_be_posted_to_the_link_itself(
     )
     assert (done.status_code, done.headers["Location"]) == (303, "/login")
     assert again.status_code == 400
-    assert browser.get("/account").status_code == 302
-    assert browser.login(password=NEW_PASSWORD).status_code == 303
+    assert visitor.get("/account").status_code == 302
+    assert visitor.login(password=NEW_PASSWORD).status_code == 303
 
 
 def test_the_reset_page_without_a_link_offers_to_send_one(client: HttpsClient) -> None:
@@ -335,17 +335,17 @@ def test_posting_a_new_password_without_a_link_is_refused(client: HttpsClient) -
 
 
 def test_the_reset_pages_send_no_referrer_and_are_not_cached(
-    browser: HttpsClient, outbox: Outbox
+    visitor: HttpsClient, outbox: Outbox
 ) -> None:
-    link = _reset_link(browser, outbox)
+    link = _reset_link(visitor, outbox)
 
     responses = {
-        "the link": browser.get(_path(link)),
-        "the form": browser.get("/password/reset"),
-        "a rejected password": _choose(browser, "short"),
-        "the change": _choose(browser, NEW_PASSWORD),
-        "a used link": browser.get(_path(link)),
-        "an unknown link": browser.get("/password/reset/unknown-token"),
+        "the link": visitor.get(_path(link)),
+        "the form": visitor.get("/password/reset"),
+        "a rejected password": _choose(visitor, "short"),
+        "the change": _choose(visitor, NEW_PASSWORD),
+        "a used link": visitor.get(_path(link)),
+        "an unknown link": visitor.get("/password/reset/unknown-token"),
     }
 
     assert {name: r.status_code for name, r in responses.items()} == {
@@ -362,12 +362,12 @@ def test_the_reset_pages_send_no_referrer_and_are_not_cached(
 
 
 def test_a_rejected_password_is_explained_and_the_link_still_works(
-    browser: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
+    visitor: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
 ) -> None:
-    browser.get(_path(_reset_link(browser, outbox)))
+    visitor.get(_path(_reset_link(visitor, outbox)))
 
-    rejected = _choose(browser, "short")
-    mismatch = _choose(browser, NEW_PASSWORD, "something else entirely")
+    rejected = _choose(visitor, "short")
+    mismatch = _choose(visitor, NEW_PASSWORD, "something else entirely")
 
     assert rejected.status_code == mismatch.status_code == 422
     soup = BeautifulSoup(rejected.text, "html.parser")
@@ -377,12 +377,12 @@ def test_a_rejected_password_is_explained_and_the_link_still_works(
         in BeautifulSoup(mismatch.text, "html.parser").find(id="confirm_password-error").text
     )
     assert new_browser().login(password=STRONG_PASSWORD).status_code == 303  # unchanged
-    assert _choose(browser, NEW_PASSWORD).status_code == 303
+    assert _choose(visitor, NEW_PASSWORD).status_code == 303
     assert new_browser().login(password=NEW_PASSWORD).status_code == 303
 
 
 def test_a_reset_ends_every_session_and_remember_cookie(
-    browser: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
+    visitor: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
 ) -> None:
     laptop, phone = new_browser(), new_browser()
     assert laptop.login(remember="y").status_code == 303
@@ -392,7 +392,7 @@ def test_a_reset_ends_every_session_and_remember_cookie(
     assert remember is not None
     replay.set_cookie("__Host-remember", remember.value, domain="localhost")
     assert replay.get("/account").status_code == 200
-    link = _reset_link(browser, outbox)
+    link = _reset_link(visitor, outbox)
 
     phone.get(_path(link))  # the phone, signed in, is where the link is opened
     assert _choose(phone, NEW_PASSWORD).status_code == 303
@@ -404,11 +404,11 @@ def test_a_reset_ends_every_session_and_remember_cookie(
 
 
 def test_the_password_changed_notice_arrives_without_the_password(
-    browser: HttpsClient, outbox: Outbox
+    visitor: HttpsClient, outbox: Outbox
 ) -> None:
-    browser.get(_path(_reset_link(browser, outbox)))
+    visitor.get(_path(_reset_link(visitor, outbox)))
 
-    _choose(browser, NEW_PASSWORD)
+    _choose(visitor, NEW_PASSWORD)
 
     [notice] = _mail_to(outbox, "ann@example.com", "Your password was changed")
     body = notice.as_string() + text_of(notice) + html_of(notice)
@@ -421,18 +421,18 @@ def test_the_password_changed_notice_arrives_without_the_password(
 
 
 def test_the_sixth_request_in_an_hour_sends_no_sixth_mail(
-    browser: HttpsClient, outbox: Outbox
+    visitor: HttpsClient, outbox: Outbox
 ) -> None:
-    statuses = [_forgot(browser, "ann@example.com").status_code for _ in range(6)]
+    statuses = [_forgot(visitor, "ann@example.com").status_code for _ in range(6)]
 
     assert statuses == [303] * 6
     jobs.wait()
     assert len(outbox.to("ann@example.com")) == 5
 
 
-def test_requests_from_one_client_address_are_limited(browser: HttpsClient) -> None:
+def test_requests_from_one_client_address_are_limited(visitor: HttpsClient) -> None:
     statuses = [
-        _forgot(browser, f"someone{i}@example.com").status_code for i in range(11)
+        _forgot(visitor, f"someone{i}@example.com").status_code for i in range(11)
     ]  # MAIL_REQUEST_RATE_LIMIT: 10 per hour
 
     assert statuses == [303] * 10 + [429]
@@ -492,10 +492,10 @@ def test_without_a_mail_server_the_message_is_logged_and_the_flow_works(
     assert client.login(password=NEW_PASSWORD).status_code == 303
 
 
-def test_no_user_row_changes_until_the_link_is_used(ann: Flask, browser: HttpsClient) -> None:
+def test_no_user_row_changes_until_the_link_is_used(ann: Flask, visitor: HttpsClient) -> None:
     before = _password_hash(ann, "ann@example.com")
 
-    _forgot(browser, "ann@example.com")
+    _forgot(visitor, "ann@example.com")
     jobs.wait()
 
     with ann.app_context():

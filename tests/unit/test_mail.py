@@ -92,7 +92,7 @@ def test_build_message_has_headers_a_text_and_an_html_part(app_context: None) ->
 
 
 @pytest.mark.parametrize(
-    ("template", "context"),
+    ("template", "values"),
     [
         ("reset_password", {"link": LINK, "minutes": 60}),
         ("verify_email", {"link": LINK, "hours": 24}),
@@ -101,11 +101,11 @@ def test_build_message_has_headers_a_text_and_an_html_part(app_context: None) ->
     ],
 )
 def test_every_message_escapes_html_and_keeps_text_plain(
-    app_context: None, template: str, context: dict[str, object]
+    app_context: None, template: str, values: dict[str, object]
 ) -> None:
     name = '<b onclick="x()">Ann & "Bo"</b>'
 
-    message = build_message("ann@example.com", "Subject", template, user=_user(name), **context)
+    message = build_message("ann@example.com", "Subject", template, user=_user(name), **values)
 
     text = message.get_body(preferencelist=("plain",)).get_content()
     html = message.get_body(preferencelist=("html",)).get_content()
