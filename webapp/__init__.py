@@ -10,7 +10,6 @@ from typing import Any
 from flask import Flask
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -65,7 +64,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(CSRFError, errors.handle_csrf_error)
     app.register_error_handler(RateLimitExceeded, errors.handle_rate_limited)
     app.register_error_handler(OperationalError, errors.handle_service_unavailable)
-    app.register_error_handler(RedisError, errors.handle_service_unavailable)
+    if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
+        from redis.exceptions import RedisError  # only then: the client costs 6 MB a worker
+
+        app.register_error_handler(RedisError, errors.handle_service_unavailable)
     app.register_error_handler(InternalServerError, errors.handle_unexpected_error)
 
     from webapp.cli import users

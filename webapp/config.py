@@ -10,9 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 # Keys that have appeared in documentation or samples: never acceptable in production.
 SAMPLE_SECRET_KEYS = frozenset(
     {
@@ -88,7 +85,8 @@ def base_settings(instance_path: str) -> dict[str, Any]:
         # timeout, so the cookie may live as long as a session can.
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12)),
         # Named here, or Flask-Limiter's shared instance carries one app's value to the next.
-        "RATELIMIT_ENABLED": True,
+        # Off only for benchmarks (make bench): it disables every throttle.
+        "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
         # Our 429 pages set Retry-After themselves; Flask-Limiter's headers would overwrite the
         # per-account wait with the per-address window and advertise limits to attackers.
@@ -221,6 +219,10 @@ def storage_options(uri: str, timeout: int) -> dict[str, Any]:
     """Redis client options for the rate-limit storage: a bounded wait and no retry loop."""
     if not uri.startswith(("redis://", "rediss://")):
         return {}
+    # Imported here: a process that never talks to Redis need not carry its client.
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     return {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
