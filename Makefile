@@ -32,6 +32,21 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --select I --fix .
 	$(VENV)/bin/ruff format .
 
+# A PNG of every page at 1280x800 and 390x844 into docs/screenshots/ (the README's pictures),
+# taken by the browser suite's screenshot test in Debian's Chromium.
+.PHONY: screenshots
+screenshots: $(VENV)/.installed
+	SCREENSHOT_DIR=docs/screenshots $(VENV)/bin/pytest tests/e2e/test_screenshots.py
+
+# The app under gunicorn (SQLite and PostgreSQL) against bare Flask and the hashing limit;
+# needs wrk (Debian's package, installed here when missing and run as root) and, for the
+# PostgreSQL half, the server in BENCH_DATABASE_URL. Results: benchmarks/results/.
+.PHONY: bench
+bench: $(VENV)/.installed
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
+		|| { echo "make bench needs wrk: apt-get install wrk" >&2; exit 2; }
+	$(PY) -m benchmarks.run
+
 # Keeps instance/ (the development database and secret key).
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis htmlcov .coverage

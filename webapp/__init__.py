@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from limits.storage import storage_from_string
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -48,6 +49,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extensions.migrate.init_app(app, extensions.db, directory=str(MIGRATIONS))
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
+    app.extensions["counters"] = storage_from_string(
+        app.config["RATELIMIT_STORAGE_URI"], **app.config["RATELIMIT_STORAGE_OPTIONS"]
+    )
     extensions.passwords.init_app(app)
     extensions.mailer.init_app(app)
     extensions.jobs.init_app(app)

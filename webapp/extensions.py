@@ -12,11 +12,21 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from limits.storage import Storage
 from sqlalchemy import Engine, event
 
 from webapp.jobs import Jobs
 from webapp.mail import Mailer
 from webapp.passwords import PasswordHasher, PasswordPolicy, load_blocklist
+
+
+def counters() -> Storage:
+    """This app's counter storage (per-account throttle, mail limits): memory or Redis.
+
+    Its own, not Flask-Limiter's: that one instance serves every app in the process and
+    takes the storage of whichever app was set up last.
+    """
+    return current_app.extensions["counters"]
 
 
 def client_address() -> str:

@@ -9,7 +9,7 @@ from limits import parse
 from limits.strategies import FixedWindowRateLimiter
 
 from webapp import audit
-from webapp.extensions import db, jobs, limiter, mailer
+from webapp.extensions import counters, db, jobs, mailer
 from webapp.mail import build_message, public_url
 from webapp.models import User
 from webapp.services import accounts
@@ -19,7 +19,7 @@ from webapp.services.users import account_key, get_user_by_email
 def _within_mail_limit(email: str) -> bool:
     # Beyond the limit nothing is sent, silently: the reply must not differ, and a
     # mailbox must not be floodable through this site.
-    window = FixedWindowRateLimiter(limiter.storage)
+    window = FixedWindowRateLimiter(counters())
     limit = parse(current_app.config["MAIL_PER_ADDRESS_LIMIT"])
     return window.hit(limit, "mail", account_key(email))
 

@@ -390,12 +390,14 @@ def test_the_rate_limit_storage_client_gets_the_configured_timeout_and_no_retrie
     redis_app: Flask,
 ) -> None:
     """The bounds above are generous, and redis-py's own default timeout (5 s) fits them too:
-    this pins that RATELIMIT_STORAGE_TIMEOUT reaches the client Flask-Limiter really uses."""
-    client = limiter.storage.storage  # limits' RedisStorage wraps a redis.Redis
-    options = client.connection_pool.connection_kwargs
+    this pins that RATELIMIT_STORAGE_TIMEOUT reaches both clients really used: Flask-Limiter's
+    (per address) and the app's own counters (per account, mail limits)."""
+    # limits' RedisStorage wraps a redis.Redis
+    for client in (limiter.storage.storage, redis_app.extensions["counters"].storage):
+        options = client.connection_pool.connection_kwargs
 
-    assert options["socket_timeout"] == options["socket_connect_timeout"] == STORAGE_TIMEOUT
-    assert client.get_retry().get_retries() == 0
+        assert options["socket_timeout"] == options["socket_connect_timeout"] == STORAGE_TIMEOUT
+        assert client.get_retry().get_retries() == 0
 
 
 # --- SQLite ---------------------------------------------------------------------------------

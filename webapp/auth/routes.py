@@ -38,6 +38,7 @@ bp = Blueprint("auth", __name__)
 Page = Response | tuple[str, int] | tuple[str, int, dict[str, str]]
 
 LOGIN_FAILED = "Incorrect email address or password."
+SIGNED_OUT = "You have been signed out."
 NOT_VERIFIED = "Confirm your email address first: use the link we sent you."
 PASSWORD_RESET_DONE = "Your password has been changed. Sign in with your new password."  # noqa: S105
 EMAIL_CONFIRMED = "Your email address is confirmed. You can sign in now."
@@ -142,6 +143,8 @@ def verify_email(token: str) -> Page:
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login() -> Page:
     """Show the sign-in form; on good credentials sign in and go to a safe ``next``."""
+    if request.method == "GET" and request.args.get("signed_out") == "1":
+        flash(SIGNED_OUT, "info")
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data
@@ -174,8 +177,8 @@ def logout() -> Response:
     if current_user.is_authenticated:
         audit.record("sign_out", "success", user_id=current_user.id)
         sign_out(current_user)
-    flash("You have been signed out.", "info")
-    return redirect(url_for("auth.login"), 303)
+    # Not a flash: the reply's Clear-Site-Data also deletes the cookie a flash would ride in.
+    return redirect(url_for("auth.login", signed_out=1), 303)
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])

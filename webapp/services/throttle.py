@@ -16,7 +16,7 @@ from typing import Any
 
 from limits.storage import Storage
 
-from webapp.extensions import limiter
+from webapp.extensions import counters
 from webapp.services.errors import LoginThrottled
 
 
@@ -52,7 +52,7 @@ class ThrottlePolicy:
 
 
 def _store() -> Storage:
-    return limiter.storage
+    return counters()
 
 
 def _keys(account: str) -> tuple[str, str]:
