@@ -108,6 +108,7 @@ def test_c40_500_page_hides_the_exception(app: Flask) -> None:
     assert "secret" not in response.text
 
 
+@pytest.mark.twin("test_after_a_failed_commit_nothing_is_half_saved_and_a_retry_works")
 def test_503_when_the_database_fails_at_commit(
     client: HttpsClient, app: Flask, session_mock: NonCallableMagicMock
 ) -> None:
@@ -162,6 +163,7 @@ def test_503_page_renders_for_a_signed_in_visitor_when_the_database_is_down(
     _assert_error_page(response.text, 503)
 
 
+@pytest.mark.twin("test_database_refusing_connections_answers_503_promptly")
 def test_healthz_is_503_when_the_database_does_not_answer(
     client: HttpsClient, session_mock: NonCallableMagicMock
 ) -> None:

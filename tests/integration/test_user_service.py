@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argon2
 import pytest
+from pytest_mock import MockerFixture
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
@@ -272,3 +274,12 @@ def test_list_users_returns_every_account_oldest_first() -> None:
         "a@example.com",
         "b@example.com",
     ]
+
+
+def test_c07_overlong_password_never_reaches_the_hasher(mocker: MockerFixture) -> None:
+    """Proves on a real database that an over-long password fails without any hashing."""
+    users.register_user("ann@example.com", "Ann", STRONG_PASSWORD)
+    verify = mocker.spy(argon2.PasswordHasher, "verify")
+
+    assert users.authenticate("ann@example.com", "x" * 1_000_000) is None
+    verify.assert_not_called()

@@ -51,6 +51,7 @@ def _updates(session_mock: NonCallableMagicMock, table: str) -> list[Update]:
 # --- change_password ------------------------------------------------------------------------
 
 
+@pytest.mark.twin("test_change_password_commits_the_new_hash")
 def test_change_password_sets_a_new_argon2_hash_and_commits_once(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -163,6 +164,7 @@ def test_wrong_current_passwords_count_towards_the_account_throttle(
 # --- delete_account -------------------------------------------------------------------------
 
 
+@pytest.mark.twin("test_delete_account_removes_the_user_with_its_sessions_and_tokens")
 def test_delete_account_deletes_the_user_and_commits(session_mock: NonCallableMagicMock) -> None:
     user = _user()
 
@@ -214,6 +216,10 @@ def test_list_open_sessions_leaves_out_expired_rows(session_mock: NonCallableMag
     session_mock.commit.assert_not_called()  # listing is a read: nothing is revoked here
 
 
+@pytest.mark.twin(
+    "test_list_open_sessions_orders_by_last_use",
+    "test_list_open_sessions_leaves_out_expired_rows",
+)
 def test_list_open_sessions_asks_for_the_users_unrevoked_rows_newest_first(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -233,6 +239,7 @@ def test_list_open_sessions_asks_for_the_users_unrevoked_rows_newest_first(
 # --- revoke_user_session --------------------------------------------------------------------
 
 
+@pytest.mark.twin("test_revoke_user_session_ends_only_the_users_own_row")
 def test_revoke_user_session_updates_only_the_users_own_open_row(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -251,6 +258,7 @@ def test_revoke_user_session_updates_only_the_users_own_open_row(
     session_mock.commit.assert_called_once_with()
 
 
+@pytest.mark.twin("test_revoke_user_session_twice_reports_the_second_as_nothing_to_end")
 def test_revoke_user_session_reports_when_no_row_matched(
     session_mock: NonCallableMagicMock,
 ) -> None:

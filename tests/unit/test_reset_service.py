@@ -51,6 +51,7 @@ def _executed(session_mock: NonCallableMagicMock) -> list[tuple[str, dict[str, o
 # --- request_password_reset ---------------------------------------------------------------------
 
 
+@pytest.mark.twin("test_an_unknown_address_stores_nothing")
 def test_request_for_an_unknown_address_returns_none_and_writes_nothing(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -63,6 +64,7 @@ def test_request_for_an_unknown_address_returns_none_and_writes_nothing(
     session_mock.commit.assert_not_called()
 
 
+@pytest.mark.twin("test_an_inactive_account_gets_no_token_and_its_token_dies")
 def test_request_for_an_inactive_account_returns_none_and_writes_nothing(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -74,6 +76,7 @@ def test_request_for_an_inactive_account_returns_none_and_writes_nothing(
     session_mock.commit.assert_not_called()
 
 
+@pytest.mark.twin("test_a_reset_token_is_stored_only_as_its_sha256")
 def test_request_for_a_user_stores_only_the_hash_of_a_strong_token(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -97,6 +100,7 @@ def test_request_for_a_user_stores_only_the_hash_of_a_strong_token(
     session_mock.commit.assert_called_once_with()
 
 
+@pytest.mark.twin("test_a_newer_token_supersedes_the_older")
 def test_request_expires_the_users_earlier_reset_tokens_first(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -118,6 +122,7 @@ def test_request_expires_the_users_earlier_reset_tokens_first(
     assert "reset" in params.values()
 
 
+@pytest.mark.twin("test_a_newer_token_supersedes_the_older")
 def test_tokens_differ_every_time(session_mock: NonCallableMagicMock) -> None:
     session_mock.scalar.return_value = _user()
 
@@ -133,6 +138,7 @@ def test_tokens_differ_every_time(session_mock: NonCallableMagicMock) -> None:
 # --- reset_token_is_valid and the look-up -------------------------------------------------------
 
 
+@pytest.mark.twin("test_reset_and_verification_tokens_do_not_stand_in_for_each_other")
 def test_the_look_up_filters_on_the_hash_and_the_purpose(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -149,6 +155,11 @@ def test_the_look_up_filters_on_the_hash_and_the_purpose(
     )
 
 
+@pytest.mark.twin(
+    "test_a_reset_token_works_once",
+    "test_a_reset_token_expires_after_its_lifetime",
+    "test_an_inactive_account_gets_no_token_and_its_token_dies",
+)
 @pytest.mark.parametrize(
     ("row_kw", "user_kw", "valid"),
     [
@@ -174,6 +185,7 @@ def test_only_a_live_token_of_an_active_user_is_valid(
 # --- reset_password -----------------------------------------------------------------------------
 
 
+@pytest.mark.twin("test_a_reset_token_works_once")
 def test_reset_with_an_unknown_token_raises_and_commits_nothing(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -186,6 +198,7 @@ def test_reset_with_an_unknown_token_raises_and_commits_nothing(
     session_mock.commit.assert_not_called()
 
 
+@pytest.mark.twin("test_a_reset_token_works_once")
 def test_reset_with_a_used_token_raises_and_changes_nothing(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -200,6 +213,10 @@ def test_reset_with_a_used_token_raises_and_changes_nothing(
     session_mock.commit.assert_not_called()
 
 
+@pytest.mark.twin(
+    "test_a_reset_revokes_every_session_of_the_user",
+    "test_a_reset_token_works_once",
+)
 def test_reset_sets_the_hash_kills_the_links_and_revokes_every_session(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -220,6 +237,7 @@ def test_reset_sets_the_hash_kills_the_links_and_revokes_every_session(
     session_mock.commit.assert_called_once_with()
 
 
+@pytest.mark.twin("test_a_rejected_password_leaves_the_token_usable")
 def test_reset_applies_the_password_policy_and_commits_nothing(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -238,6 +256,7 @@ def test_reset_applies_the_password_policy_and_commits_nothing(
 # --- verify_email -------------------------------------------------------------------------------
 
 
+@pytest.mark.twin("test_verify_email_sets_the_timestamp_once")
 def test_verify_sets_email_verified_at_kills_the_links_and_commits(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -256,6 +275,7 @@ def test_verify_sets_email_verified_at_kills_the_links_and_commits(
     session_mock.commit.assert_called_once_with()
 
 
+@pytest.mark.twin("test_verify_email_sets_the_timestamp_once")
 def test_verify_with_an_unknown_token_raises_and_commits_nothing(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -268,6 +288,7 @@ def test_verify_with_an_unknown_token_raises_and_commits_nothing(
     session_mock.commit.assert_not_called()
 
 
+@pytest.mark.twin("test_reset_and_verification_tokens_do_not_stand_in_for_each_other")
 def test_verify_asks_for_a_verify_token_not_a_reset_one(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -282,6 +303,7 @@ def test_verify_asks_for_a_verify_token_not_a_reset_one(
     assert "reset" not in params.values()
 
 
+@pytest.mark.twin("test_a_new_verification_token_supersedes_the_older")
 def test_start_email_verification_stores_the_hash_of_a_token(
     session_mock: NonCallableMagicMock,
 ) -> None:

@@ -78,6 +78,11 @@ def test_load_touches_last_seen_at_most_once_a_minute(session_mock: NonCallableM
     session_mock.commit.assert_called_once_with()
 
 
+@pytest.mark.twin(
+    "test_idle_session_expires_and_is_revoked",
+    "test_busy_session_still_expires_at_its_absolute_lifetime",
+    "test_load_signed_out_session_is_none",
+)
 @pytest.mark.parametrize(
     ("row_kwargs", "reason"),
     [
@@ -95,6 +100,7 @@ def test_c29_c30_load_ended_or_expired_session_is_none(
     assert sessions.load_session("t", LIMITS) is None, reason
 
 
+@pytest.mark.twin("test_idle_session_expires_and_is_revoked")
 def test_expired_session_is_revoked_on_the_server(session_mock: NonCallableMagicMock) -> None:
     row = _row(idle=timedelta(hours=1))
     session_mock.scalar.return_value = row

@@ -51,6 +51,7 @@ def test_register_duplicate_rolls_back_and_raises(session_mock: NonCallableMagic
     session_mock.rollback.assert_called_once_with()
 
 
+@pytest.mark.twin("test_register_rejected_input_touches_nothing")
 def test_register_rejected_password_touches_nothing(session_mock: NonCallableMagicMock) -> None:
     with pytest.raises(PasswordRejected) as raised:
         users.register_user("ann@example.com", "Ann", "short")
@@ -60,6 +61,7 @@ def test_register_rejected_password_touches_nothing(session_mock: NonCallableMag
     session_mock.commit.assert_not_called()
 
 
+@pytest.mark.twin("test_register_rejected_input_touches_nothing")
 def test_register_rejects_password_built_from_the_email(
     session_mock: NonCallableMagicMock,
 ) -> None:
@@ -69,6 +71,7 @@ def test_register_rejects_password_built_from_the_email(
     session_mock.add.assert_not_called()
 
 
+@pytest.mark.twin("test_register_rejected_input_touches_nothing")
 def test_register_invalid_email_touches_nothing(session_mock: NonCallableMagicMock) -> None:
     with pytest.raises(InvalidEmail):
         users.register_user("not-an-email", "Ann", STRONG_PASSWORD)
@@ -126,6 +129,10 @@ def test_unknown_email_returns_none_after_a_dummy_verification(
     dummy.assert_called_once_with(STRONG_PASSWORD)
 
 
+@pytest.mark.twin(
+    "test_wrong_password_returns_none",
+    "test_unknown_email_returns_none_after_a_dummy_verification",
+)
 @pytest.mark.parametrize("known", [True, False], ids=["wrong-password", "unknown-email"])
 def test_c17_every_failed_login_runs_the_hasher_once(
     session_mock: NonCallableMagicMock, mocker: MockerFixture, known: bool
