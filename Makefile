@@ -48,6 +48,13 @@ bench: $(VENV)/.installed
 		|| { echo "make bench needs wrk: apt-get install wrk" >&2; exit 2; }
 	$(PY) -m benchmarks.run
 
+# Mutation testing (mutmut, configured in pyproject.toml) of the services, the password
+# module, the redirect check and the forms; `mutmut results` lists what survived.
+.PHONY: mutation
+mutation: $(VENV)/.installed
+	$(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut results
+
 # Keeps instance/ (the development database and secret key).
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis htmlcov .coverage

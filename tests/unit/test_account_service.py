@@ -161,6 +161,18 @@ def test_wrong_current_passwords_count_towards_the_account_throttle(
     session_mock.commit.assert_not_called()
 
 
+def test_the_right_password_ends_the_failure_streak(app_context: None) -> None:
+    user = _user()
+    policy = ThrottlePolicy()
+    for _ in range(2):
+        for _ in range(policy.free_failures - 1):
+            with pytest.raises(WrongPassword):
+                accounts.confirm_password(user, WRONG, policy)
+
+        # Not throttled the second time round: success starts the count again.
+        accounts.confirm_password(user, STRONG_PASSWORD, policy)
+
+
 # --- delete_account -------------------------------------------------------------------------
 
 
@@ -182,6 +194,24 @@ def test_delete_account_with_a_wrong_password_deletes_nothing(
     with pytest.raises(WrongPassword):
         accounts.delete_account(_user(), WRONG, None)
 
+    session_mock.delete.assert_not_called()
+    session_mock.commit.assert_not_called()
+
+
+@pytest.mark.twin("test_delete_account_with_a_wrong_password_deletes_nothing")
+def test_wrong_passwords_for_deletion_count_towards_the_account_throttle(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    user = _user()
+    policy = ThrottlePolicy()
+    for _ in range(policy.free_failures):
+        with pytest.raises(WrongPassword):
+            accounts.delete_account(user, WRONG, policy)
+
+    with pytest.raises(LoginThrottled) as raised:
+        accounts.delete_account(user, STRONG_PASSWORD, policy)
+
+    assert raised.value.retry_after == 30
     session_mock.delete.assert_not_called()
     session_mock.commit.assert_not_called()
 

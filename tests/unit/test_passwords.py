@@ -232,6 +232,28 @@ def test_max_length_comes_from_the_policy() -> None:
     assert reason_for(policy, TEXT_64 + "!") == "Use at most 64 characters."
 
 
+@pytest.mark.parametrize(
+    ("min_length", "max_length", "password", "reason"),
+    [
+        (1, 1, "", "Use at least 1 character."),
+        (1, 1, "xy", "Use at most 1 character."),
+        (2, 2, "x", "Use at least 2 characters."),
+    ],
+)
+def test_length_messages_use_the_singular_for_one_character(
+    min_length: int, max_length: int, password: str, reason: str
+) -> None:
+    policy = PasswordPolicy(min_length=min_length, max_length=max_length, blocklist=frozenset())
+    assert reason_for(policy, password) == reason
+
+
+def test_c07_the_early_size_check_leaves_room_for_normalization() -> None:
+    # Each letter is 4 code points in NFD and 1 character in NFC: 8 code points, 2 characters.
+    password = unicodedata.normalize("NFD", "\u1f82\u1f92")
+    assert len(password) == 8
+    PasswordPolicy(min_length=1, max_length=2, blocklist=frozenset()).check(password)
+
+
 @pytest.mark.parametrize(("min_length", "max_length"), [(0, 10), (20, 10), (-1, 5)])
 def test_policy_rejects_impossible_configuration(min_length: int, max_length: int) -> None:
     with pytest.raises(ValueError, match="min_length"):
@@ -373,6 +395,15 @@ def test_accepts_near_sequences(policy: PasswordPolicy, password: str) -> None:
     policy.check(password)
 
 
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [("zz", "repeats a pattern"), ("ab", "simple sequence"), ("98", "simple sequence")],
+)
+def test_two_characters_already_make_a_pattern(password: str, reason: str) -> None:
+    policy = PasswordPolicy(min_length=2, blocklist=frozenset())
+    assert reason in reason_for(policy, password)
+
+
 # --- policy: context -----------------------------------------------------------------------
 
 
@@ -410,6 +441,16 @@ def test_c11_accepts_passwords_with_enough_beyond_context(
     policy.check(password, context=CONTEXT)
 
 
+def test_c11_exactly_min_length_beyond_context_is_enough(policy: PasswordPolicy) -> None:
+    policy.check("alicesmith" + "q7#kp2!vx9zw&m4", context=CONTEXT)  # 15 characters remain
+
+
+def test_c11_the_longest_context_word_is_taken_out_first(policy: PasswordPolicy) -> None:
+    # Taking "marie" out first would leave "ann", too short to count, and 15 characters.
+    reason = reason_for(policy, "annmarie" + "q7#kp2!vx9zw", ("Ann-Marie",))
+    assert "your name" in reason
+
+
 def test_context_words_come_from_the_email_alone(policy: PasswordPolicy) -> None:
     assert "email address" in reason_for(policy, "alicesmithalicesmith", (EMAIL,))
     assert "email address" in reason_for(policy, "example example 12", (EMAIL,))
@@ -430,6 +471,15 @@ def test_context_ignores_words_shorter_than_four_characters(policy: PasswordPoli
 
 def test_context_accepts_empty_entries(policy: PasswordPolicy) -> None:
     policy.check(PASSPHRASE, context=("", "", EMAIL))
+
+
+def test_context_after_an_empty_entry_still_counts(policy: PasswordPolicy) -> None:
+    assert "email address" in reason_for(policy, "alicesmithalicesmith", ("", EMAIL))
+
+
+def test_context_joins_the_short_parts_of_the_local_part(policy: PasswordPolicy) -> None:
+    # "jo" and "hn" are too short to count alone, but joined they give "john" (4 characters).
+    assert "email address" in reason_for(policy, "johnq7#kp2!vx9z", ("jo.hn@example.com",))
 
 
 # --- policy: messages ----------------------------------------------------------------------
@@ -458,6 +508,35 @@ def test_c08_rejection_messages_never_ask_for_composition() -> None:
     for reason in reasons:
         assert reason.endswith(".")
         assert not any(word in reason.lower() for word in BANNED_WORDS), reason
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        (
+            "tulip-river-oak\x00",
+            "Control characters, such as line breaks or tabs, are not allowed in passwords.",
+        ),
+        ("tulip-river-oak\ud800", "Your password contains characters that are not valid text."),
+        (
+            "1qaz2wsx3edc4rfv",
+            "This password is on a list of commonly used passwords, "
+            "so attackers try it early. Choose a different one.",
+        ),
+        (
+            "passwordpassword",
+            "This password repeats a pattern, which makes it easy to guess. "
+            "Choose something less predictable.",
+        ),
+        (
+            "123456789012345",
+            "This password is a simple sequence, like 12345 or abcde, which is easy to guess.",
+        ),
+    ],
+)
+def test_rejection_messages_read_as_written(password: str, reason: str) -> None:
+    policy = PasswordPolicy(blocklist=frozenset({"1qaz2wsx3edc4rfv"}))
+    assert reason_for(policy, password) == reason
 
 
 def test_password_rejected_is_a_value_error_with_reason() -> None:

@@ -24,6 +24,10 @@ HOSTILE = [
     "%20//evil.example",
     "/\t/evil.example",
     "/\r\n/evil.example",
+    "/\x00/evil.example",
+    "/account\x1f",
+    "/account\x7f",
+    "/account%7F",
     "https://localhost.evil.example/",
     "evil.example",
     "account",
@@ -37,6 +41,16 @@ def test_c37_hostile_targets_are_refused(target: str | None) -> None:
     assert safe_next(target) is None
 
 
-@pytest.mark.parametrize("target", ["/account", "/account?tab=1", "/", "/a/b#c", "/caf%C3%A9"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/account",
+        "/account?tab=1",
+        "/",
+        "/a/b#c",
+        "/caf%C3%A9",
+        "/search?q=two%20words",  # a space is not a control character
+    ],
+)
 def test_c37_local_paths_are_kept(target: str) -> None:
     assert safe_next(target) == target

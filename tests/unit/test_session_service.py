@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from unittest.mock import NonCallableMagicMock
 
 import pytest
+import time_machine
 
 from webapp.models import User, UserSession, utcnow
 from webapp.services import sessions
@@ -44,6 +45,19 @@ def test_c26_open_session_stores_only_the_hash_of_a_strong_token(
     session_mock.commit.assert_called_once_with()
 
 
+@pytest.mark.twin("test_c26_open_session_stores_only_the_hash_of_a_strong_token")
+def test_open_session_keeps_at_most_45_characters_of_the_address(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    user = User(id=1, email="ann@example.com", name="Ann", password_hash="x")
+    address = "2001:db8:85a3:8d3:1319:8a2e:370:7348%a-long-zone-name"  # 45 is IPv6's longest
+
+    sessions.open_session(user, remember=False, user_agent="UA", ip=address)
+
+    (row,), _ = session_mock.add.call_args
+    assert row.ip == address[:45]
+
+
 def test_c26_tokens_are_unique(session_mock: NonCallableMagicMock) -> None:
     user = User(id=1, email="ann@example.com", name="Ann", password_hash="x")
 
@@ -75,6 +89,19 @@ def test_load_touches_last_seen_at_most_once_a_minute(session_mock: NonCallableM
 
     assert sessions.load_session("t", LIMITS) is row
     assert row.last_seen_at > before
+    session_mock.commit.assert_called_once_with()
+
+
+@pytest.mark.twin("test_load_touches_last_seen_at_most_once_a_minute")
+def test_load_touches_last_seen_once_a_full_minute_has_passed(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    with time_machine.travel(datetime(2030, 1, 1, 9, 0, tzinfo=UTC), tick=False):
+        row = _row(idle=sessions.TOUCH_INTERVAL)
+        session_mock.scalar.return_value = row
+
+        assert sessions.load_session("t", LIMITS) is row
+        assert row.last_seen_at == utcnow()
     session_mock.commit.assert_called_once_with()
 
 

@@ -15,7 +15,12 @@ from tests.support import STRONG_PASSWORD
 from webapp.extensions import passwords
 from webapp.models import User
 from webapp.services import users
-from webapp.services.errors import EmailAlreadyRegistered, InvalidEmail, PasswordRejected
+from webapp.services.errors import (
+    EmailAlreadyRegistered,
+    EmailNotVerified,
+    InvalidEmail,
+    PasswordRejected,
+)
 
 
 def _sql(statement: Select) -> tuple[str, dict[str, object]]:
@@ -154,6 +159,30 @@ def test_c07_overlong_password_never_reaches_the_hasher(
     session_mock.scalar.assert_not_called()
 
 
+@pytest.mark.twin("test_valid_login_returns_the_user")
+def test_c07_a_password_of_exactly_the_maximum_length_is_checked(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    longest = ("velvet otter climbs the lighthouse " * 30)[: passwords.policy.max_length]
+    user = _user(password=longest)
+    session_mock.scalar.return_value = user
+
+    assert users.authenticate("ann@example.com", longest) is user
+
+
+@pytest.mark.twin("test_signing_in_before_confirming_says_so_and_offers_a_new_link")
+def test_right_password_for_an_unconfirmed_address_names_the_address(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    session_mock.scalar.return_value = _user(email_verified_at=None)
+
+    with pytest.raises(EmailNotVerified) as raised:
+        users.authenticate("Ann@Example.com", STRONG_PASSWORD, require_verified=True)
+
+    assert raised.value.email == "ann@example.com"
+    session_mock.commit.assert_not_called()
+
+
 def test_c04_login_rehashes_when_parameters_changed(session_mock: NonCallableMagicMock) -> None:
     old = User(
         id=1,
@@ -196,3 +225,18 @@ def test_c31_deactivate_marks_inactive_and_ends_sessions(
     assert statement.is_dml
     assert "UPDATE user_sessions SET revoked_at" in str(statement.compile())
     session_mock.commit.assert_called_once_with()
+
+
+@pytest.mark.twin("test_list_users_returns_every_account_oldest_first")
+def test_list_users_asks_for_every_account_oldest_first(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    accounts = [_user(), _user("bob@example.com")]
+    session_mock.scalars.return_value.all.return_value = accounts
+
+    assert users.list_users() == accounts
+
+    (statement,), _ = session_mock.scalars.call_args
+    sql, params = _sql(statement)
+    assert " ".join(sql.split()).endswith("FROM users ORDER BY users.id")
+    assert params == {}
