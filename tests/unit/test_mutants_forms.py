@@ -4,7 +4,8 @@ Every form class calls ``_email_field`` and ``_password_field`` once, when webap
 is imported. Mutation testing (``make mutation``) links a function to the tests that call it
 while they run, so the page tests that use RegisterForm never count for these two; the tests
 here build a form from them and check what a person sees: the label, the error messages,
-the length limits and the trimming.
+the length limits and the trimming. The last ones check the shared Form base class the same
+way: a field sent twice, and extra validators.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
+from werkzeug.datastructures import MultiDict
 from wtforms import Field
-from wtforms.validators import Email, EqualTo
+from wtforms.validators import Email, EqualTo, ValidationError
 
 from webapp.auth.forms import PASSWORD_FIELD_MAX, _email_field, _password_field
 from webapp.forms import Form
@@ -99,6 +101,13 @@ def test_email_field_refuses_control_characters(app: Flask) -> None:
     assert form.email.errors == ["Remove the control characters (such as line breaks)."]
 
 
+def test_email_field_refuses_characters_that_could_not_be_read(app: Flask) -> None:
+    # Werkzeug turns bytes that are not UTF-8 into U+FFFD.
+    form = _submit(app, _email_form(), {"email": "ann@exa\ufffdmple.com"})
+
+    assert form.email.errors == ["Some characters could not be read. Type them again."]
+
+
 def test_email_field_applies_the_extra_checks(app: Flask) -> None:
     checked = _email_form(Email("Enter an email address like name@example.com."))
 
@@ -154,3 +163,27 @@ def test_password_field_applies_the_extra_checks(app: Flask) -> None:
 
     assert form.password.errors == []
     assert form.again.errors == ["The two passwords do not match."]
+
+
+# --- the Form base class ----------------------------------------------------------------------
+
+
+def test_a_field_sent_twice_fails_the_form(app: Flask) -> None:
+    data = MultiDict([("email", ADDRESS), ("email", "bob@example.com")])
+    with app.test_request_context("/", method="POST", data=data):
+        form = _email_form()()
+
+        assert form.validate() is False
+        assert form.email.errors == ["Send this field only once."]
+
+
+def test_extra_validators_still_run(app: Flask) -> None:
+    def not_bob(form: Form, field: Field) -> None:
+        if field.data.startswith("bob@"):
+            raise ValidationError("Not Bob.")
+
+    with app.test_request_context("/", method="POST", data={"email": "bob@example.com"}):
+        form = _email_form()()
+
+        assert form.validate(extra_validators={"email": [not_bob]}) is False
+        assert form.email.errors == ["Not Bob."]

@@ -84,6 +84,14 @@ def test_register_invalid_email_touches_nothing(session_mock: NonCallableMagicMo
     session_mock.add.assert_not_called()
 
 
+def test_an_invalid_address_is_refused_with_the_reason() -> None:
+    # The reason reaches the person: beside the sign-up field, and from `flask users create`.
+    with pytest.raises(InvalidEmail) as raised:
+        users.normalize_email("ann.example.com")
+
+    assert "@-sign" in str(raised.value)  # email-validator's own explanation
+
+
 def test_lookup_filters_on_the_normalized_email(session_mock: NonCallableMagicMock) -> None:
     expected = _user()
     session_mock.scalar.return_value = expected
