@@ -24,7 +24,9 @@ class ReadableText:
     """
 
     def __call__(self, form: FlaskForm, field: Field) -> None:
-        text = field.data or ""
+        text = field.data
+        if not text:
+            return
         if REPLACEMENT_CHARACTER in text:
             raise ValidationError("Some characters could not be read. Type them again.")
         if any(unicodedata.category(c) == "Cc" for c in text):
@@ -55,8 +57,9 @@ def reject_undecodable_form() -> None:
     if request.mimetype != "application/x-www-form-urlencoded":
         return
     body = request.get_data(cache=True)  # cached, so the form is parsed from it later
+    # Decoding the whole body is enough: "&", "=" and "+" are ASCII, so no byte sequence that
+    # is valid UTF-8 as a whole is invalid split at them, nor the other way round.
     try:
-        for pair in body.split(b"&"):
-            unquote_to_bytes(pair.replace(b"+", b" ")).decode("utf-8")
+        unquote_to_bytes(body).decode()
     except UnicodeDecodeError:
         raise UnreadableForm() from None

@@ -204,7 +204,7 @@ class PasswordHasher:
     def dummy_verify(self, password: str) -> None:
         """Spend the same effort as verify() when there is no real hash, e.g. for unknown emails."""
         if self._dummy_hash is None:
-            self._dummy_hash = self._argon2.hash(secrets.token_urlsafe(32))
+            self._dummy_hash = self._argon2.hash(secrets.token_urlsafe())
         self.verify(self._dummy_hash, password)
 
     def _verify_legacy(self, stored_hash: str, password: str) -> bool:

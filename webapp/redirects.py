@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 
 def _is_local_path(target: str) -> bool:
     # Browsers read "\" as "/", so "/\evil.example" is protocol-relative to them.
     if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return False
-    if not target.startswith("/") or target.startswith("//"):
-        return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc
+    # A single leading "/" leaves no room for a scheme ("x:") or a host ("//host").
+    return target.startswith("/") and not target.startswith("//")
 
 
 def safe_next(target: str | None) -> str | None:

@@ -57,6 +57,13 @@ def test_from_config_takes_every_setting() -> None:
     )
 
 
+def test_from_config_limits_when_the_setting_is_absent() -> None:
+    # Fail safe: an app whose settings never mention rate limiting still throttles sign-ins.
+    settings = {key: value for key, value in SETTINGS.items() if key != "RATELIMIT_ENABLED"}
+
+    assert ThrottlePolicy.from_config(settings) == ThrottlePolicy.from_config(SETTINGS)
+
+
 def test_from_config_gives_no_policy_when_rate_limiting_is_off() -> None:
     assert ThrottlePolicy.from_config({**SETTINGS, "RATELIMIT_ENABLED": False}) is None
 

@@ -32,8 +32,7 @@ def confirm_password(user: User, password: str, throttle: ThrottlePolicy | None)
 
 def _set_password(user: User, password: str) -> None:
     # The same policy as sign-up; any outstanding reset link dies with the old password.
-    local_part = user.email.rpartition("@")[0]
-    passwords.policy.check(password, context=(user.email, local_part, user.name))
+    passwords.policy.check(password, context=(user.email, user.name))
     user.password_hash = passwords.hasher.hash(password)
     expire_tokens(user.id, RESET)
 

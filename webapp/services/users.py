@@ -37,8 +37,7 @@ def register_user(email: str, name: str, password: str) -> User:
     """Create an account, or raise EmailAlreadyRegistered / PasswordRejected / InvalidEmail."""
     email = normalize_email(email)
     name = name.strip()
-    local_part = email.rpartition("@")[0]
-    passwords.policy.check(password, context=(email, local_part, name))
+    passwords.policy.check(password, context=(email, name))
     user = User(email=email, name=name, password_hash=passwords.hasher.hash(password))
     db.session.add(user)
     try:
@@ -90,10 +89,7 @@ def authenticate(
     if user is None:
         # Spend one verification anyway, so timing does not reveal who has an account.
         hasher.dummy_verify(password)
-        verified = False
-    else:
-        verified = hasher.verify(user.password_hash, password) and user.is_active
-    if not verified:
+    if user is None or not (hasher.verify(user.password_hash, password) and user.is_active):
         if throttle:
             throttling.record_failure(account, attempt, throttle)
         return None
