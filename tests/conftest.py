@@ -19,6 +19,19 @@ from webapp.extensions import db, jobs, mailer
 
 pytest_plugins = ["tests.ci_guard"]
 
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need Chromium or PostgreSQL, so ``-m`` can leave them out."""
+    for item in items:
+        if E2E in item.path.parents:
+            item.add_marker("browser")
+        params = getattr(item, "callspec", None)
+        on_postgres = params is not None and params.params.get("database_url") == "postgresql"
+        if on_postgres or "postgres_database" in getattr(item, "fixturenames", ()):
+            item.add_marker("postgresql")
+
 
 @pytest.fixture
 def app() -> Flask:
