@@ -215,7 +215,7 @@ def engine_options(url: str, timeout: int) -> dict[str, Any]:
     return options
 
 
-def storage_options(uri: str, timeout: int) -> dict[str, Any]:
+def storage_options(uri: str, timeout: float) -> dict[str, Any]:
     """Redis client options for the rate-limit storage: a bounded wait and no retry loop."""
     if not uri.startswith(("redis://", "rediss://")):
         return {}

@@ -119,13 +119,17 @@ SWEEP = {
 DYNAMIC = [name for name, case in SWEEP.items() if not case.static]
 
 
-@pytest.fixture(params=list(SWEEP), ids=list(SWEEP))
-def swept(request: pytest.FixtureRequest, client: HttpsClient, app: Flask) -> TestResponse:
-    """The response of one sweep case, checked to have the status of its path."""
-    case = SWEEP[request.param]
-    response = case.fetch(client, app)
-    assert response.status_code == case.status
-    return response
+@pytest.fixture(scope="module", params=list(SWEEP), ids=list(SWEEP))
+def swept(request: pytest.FixtureRequest) -> TestResponse:
+    """The response of one sweep case, from an app of its own, checked to have its status.
+
+    Made once per module and only read by the tests that share it, so the sweep costs one
+    app per case rather than one per case and test.
+    """
+    app = _testing_app()
+    client = app.test_client()
+    assert isinstance(client, HttpsClient)
+    return _fetch(request.param, client, app)
 
 
 def _fetch(name: str, client: HttpsClient, app: Flask) -> TestResponse:
