@@ -15,8 +15,7 @@ from sqlalchemy.orm import scoped_session
 
 from tests.databases import empty_postgres_schema, postgres_server_url, temporary_postgres_database
 from tests.smtp import Outbox, smtp_server
-from tests.support import HttpsClient
-from webapp import create_app
+from tests.support import HttpsClient, make_app
 from webapp.extensions import db, jobs, mailer
 
 pytest_plugins = ["tests.ci_guard"]
@@ -67,11 +66,7 @@ def _share_compiled_templates() -> Iterator[None]:
 @pytest.fixture
 def app() -> Flask:
     """A testing app on a fresh in-memory database (pytest-flask's client uses it)."""
-    app = create_app({"APP_ENV": "testing"})
-    app.test_client_class = HttpsClient
-    with app.app_context():
-        db.create_all()
-    return app
+    return make_app()
 
 
 @pytest.fixture(autouse=True)
@@ -162,17 +157,10 @@ def mail_app(outbox: Outbox, tmp_path: Path) -> Iterator[Flask]:
     On a database file, not in memory: mail jobs run in another thread, and an in-memory
     database is one connection that the two threads would share.
     """
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'mail.db'}",
-            "MAIL_SERVER": "127.0.0.1",
-            "MAIL_PORT": outbox.port,
-            "MAIL_USE_TLS": False,
-        }
+    yield make_app(
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'mail.db'}",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=outbox.port,
+        MAIL_USE_TLS=False,
     )
-    app.test_client_class = HttpsClient
-    with app.app_context():
-        db.create_all()
-    yield app
     jobs.wait()

@@ -5,12 +5,29 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
+
+from webapp import create_app
+from webapp.extensions import db
 
 BASE_URL = "https://localhost"
 CSRF_INPUT = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 STRONG_PASSWORD = "correct horse battery staple"
+
+
+def make_app(*, tables: bool = True, **overrides: Any) -> Flask:
+    """A testing app (in-memory database unless overridden) with the HTTPS test client.
+
+    With ``tables``, the schema is created from the models first.
+    """
+    app = create_app({"APP_ENV": "testing", **overrides})
+    app.test_client_class = HttpsClient
+    if tables:
+        with app.app_context():
+            db.create_all()
+    return app
 
 
 def csrf_token_in(html: str) -> str:

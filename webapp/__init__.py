@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import errors, extensions, headers
-from webapp.config import load_settings
+from webapp.config import is_redis, load_settings
 from webapp.forms import reject_undecodable_form
 from webapp.identity import load_user
 
@@ -68,7 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(CSRFError, errors.handle_csrf_error)
     app.register_error_handler(RateLimitExceeded, errors.handle_rate_limited)
     app.register_error_handler(OperationalError, errors.handle_service_unavailable)
-    if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
+    if is_redis(app.config["RATELIMIT_STORAGE_URI"]):
         from redis.exceptions import RedisError  # only then: the client costs 6 MB a worker
 
         app.register_error_handler(RedisError, errors.handle_service_unavailable)

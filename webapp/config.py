@@ -215,9 +215,14 @@ def engine_options(url: str, timeout: int) -> dict[str, Any]:
     return options
 
 
+def is_redis(uri: str) -> bool:
+    """Whether a rate-limit storage URI names a Redis server."""
+    return uri.startswith(("redis://", "rediss://"))
+
+
 def storage_options(uri: str, timeout: float) -> dict[str, Any]:
     """Redis client options for the rate-limit storage: a bounded wait and no retry loop."""
-    if not uri.startswith(("redis://", "rediss://")):
+    if not is_redis(uri):
         return {}
     # Imported here: a process that never talks to Redis need not carry its client.
     from redis.backoff import NoBackoff

@@ -165,13 +165,25 @@ def test_forgot_password_link_from_the_mail_sets_a_new_password(
     )
 
 
-def test_changing_the_password_signs_the_other_browser_out(
-    open_browser: OpenBrowser, new_email: NewEmail
-) -> None:
+def _signed_in_twice(open_browser: OpenBrowser, new_email: NewEmail) -> tuple[Account, Page, Page]:
+    """A new account, signed up in one browser ("here") and signed in in another ("there")."""
     account = Account(new_email())
     here, there = open_browser(), open_browser()
     sign_up(here, account)
     sign_in(there, account)
+    return account, here, there
+
+
+def _expect_signed_in_here_only(here: Page, there: Page) -> None:
+    _expect_signed_out(there)
+    here.goto("/account")  # this browser stays signed in
+    assert path_of(here) == "/account"
+
+
+def test_changing_the_password_signs_the_other_browser_out(
+    open_browser: OpenBrowser, new_email: NewEmail
+) -> None:
+    account, here, there = _signed_in_twice(open_browser, new_email)
 
     here.get_by_role("link", name="Change password").click()
     here.wait_for_url("**/account/password")
@@ -182,18 +194,13 @@ def test_changing_the_password_signs_the_other_browser_out(
 
     here.wait_for_url("**/account")
     assert flashes(here) == ["Your password has been changed. Other devices have been signed out."]
-    _expect_signed_out(there)
-    here.goto("/account")  # this browser stays signed in
-    assert path_of(here) == "/account"
+    _expect_signed_in_here_only(here, there)
 
 
 def test_ending_a_session_from_the_sessions_page(
     open_browser: OpenBrowser, new_email: NewEmail
 ) -> None:
-    account = Account(new_email())
-    here, there = open_browser(), open_browser()
-    sign_up(here, account)
-    sign_in(there, account)
+    _account, here, there = _signed_in_twice(open_browser, new_email)
 
     here.get_by_role("link", name="Signed-in devices").click()
     here.wait_for_url("**/account/sessions")
@@ -206,9 +213,7 @@ def test_ending_a_session_from_the_sessions_page(
     assert flashes(here) == ["That device has been signed out."]
     expect(devices).to_have_count(1)
     expect(here.get_by_role("main")).to_contain_text("No other device is signed in.")
-    _expect_signed_out(there)
-    here.goto("/account")
-    assert path_of(here) == "/account"
+    _expect_signed_in_here_only(here, there)
 
 
 def test_repeated_failures_are_throttled_with_the_wait_shown(

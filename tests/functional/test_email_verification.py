@@ -16,8 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.smtp import Outbox, free_port, html_of, link_in, text_of
-from tests.support import STRONG_PASSWORD, HttpsClient
-from webapp import create_app
+from tests.support import STRONG_PASSWORD, HttpsClient, make_app
 from webapp.errors import MAIL_UNAVAILABLE
 from webapp.extensions import db, jobs
 from webapp.models import User
@@ -33,19 +32,13 @@ NOTICE_SUBJECT = "Someone tried to create an account with your address"
 @pytest.fixture
 def verify_app(outbox: Outbox, tmp_path: Path) -> Iterator[Flask]:
     """Verification required; mail over SMTP to ``outbox``; a database file for the jobs."""
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'verify.db'}",
-            "MAIL_SERVER": "127.0.0.1",
-            "MAIL_PORT": outbox.port,
-            "MAIL_USE_TLS": False,
-            "REQUIRE_EMAIL_VERIFICATION": True,
-        }
+    app = make_app(
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'verify.db'}",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=outbox.port,
+        MAIL_USE_TLS=False,
+        REQUIRE_EMAIL_VERIFICATION=True,
     )
-    app.test_client_class = HttpsClient
-    with app.app_context():
-        db.create_all()
     yield app
     jobs.wait()
 
@@ -260,19 +253,13 @@ def test_with_verification_off_sign_up_signs_in_and_sends_nothing(
 
 
 def test_with_the_mail_server_down_sign_up_says_so_and_creates_nothing(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'down.db'}",
-            "MAIL_SERVER": "127.0.0.1",
-            "MAIL_PORT": free_port(),  # nothing listens there
-            "MAIL_USE_TLS": False,
-            "REQUIRE_EMAIL_VERIFICATION": True,
-        }
+    app = make_app(
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'down.db'}",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=free_port(),  # nothing listens there
+        MAIL_USE_TLS=False,
+        REQUIRE_EMAIL_VERIFICATION=True,
     )
-    app.test_client_class = HttpsClient
-    with app.app_context():
-        db.create_all()
 
     register = app.test_client().register()
     resend = app.test_client().submit("/register/resend", {"email": "ann@example.com"})

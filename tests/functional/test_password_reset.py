@@ -16,8 +16,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from tests.smtp import LINK, Outbox, free_port, html_of, link_in, text_of
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in
-from webapp import create_app
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app
 from webapp.errors import MAIL_UNAVAILABLE
 from webapp.extensions import db, jobs
 from webapp.models import AccountToken, User
@@ -441,19 +440,13 @@ def test_requests_from_one_client_address_are_limited(visitor: HttpsClient) -> N
 @pytest.fixture
 def mail_down_app(tmp_path: Path) -> Iterator[Flask]:
     """An app whose MAIL_PORT nothing listens on."""
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'down.db'}",
-            "MAIL_SERVER": "127.0.0.1",
-            "MAIL_PORT": free_port(),
-            "MAIL_USE_TLS": False,
-            "MAIL_TIMEOUT": 2,
-        }
+    app = make_app(
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'down.db'}",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=free_port(),
+        MAIL_USE_TLS=False,
+        MAIL_TIMEOUT=2,
     )
-    app.test_client_class = HttpsClient
-    with app.app_context():
-        db.create_all()
     _add_user(app)
     yield app
     jobs.wait()

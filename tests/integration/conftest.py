@@ -20,7 +20,7 @@ from sqlalchemy import Executable, create_engine, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from webapp import create_app
+from tests.support import make_app
 from webapp.extensions import db
 
 # A fixed, timezone-aware instant for tests that move the clock.
@@ -40,9 +40,7 @@ def db_url(database_url: str) -> str:
 @pytest.fixture
 def db_app(db_url: str) -> Iterator[Flask]:
     """The testing app on a real SQLite file with the models' tables created."""
-    app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": db_url})
-    with app.app_context():
-        db.create_all()
+    app = make_app(SQLALCHEMY_DATABASE_URI=db_url)
     yield app
     with app.app_context():
         db.engine.dispose()

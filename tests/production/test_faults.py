@@ -36,9 +36,8 @@ from werkzeug.test import TestResponse
 
 from tests.databases import empty_postgres_schema
 from tests.smtp import free_port
-from tests.support import HttpsClient, csrf_token_in
+from tests.support import HttpsClient, csrf_token_in, make_app
 from tests.tcp_proxy import TcpProxy, tcp_proxy
-from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.passwords import PasswordHasher
 
@@ -110,11 +109,7 @@ def eventually_healthy(client: HttpsClient) -> None:
 
 def build_app(config: dict[str, Any]) -> Flask:
     """A testing app with these overrides, its tables created, errors answered not raised."""
-    app = create_app({"APP_ENV": "testing", "PROPAGATE_EXCEPTIONS": False, **config})
-    app.test_client_class = HttpsClient
-    with app.app_context():
-        db.create_all()
-    return app
+    return make_app(PROPAGATE_EXCEPTIONS=False, **config)
 
 
 def dispose(app: Flask) -> None:
@@ -208,15 +203,12 @@ def test_database_refusing_connections_answers_503_promptly() -> None:
     """Nothing listens on the port: a refusal needs no timeout, so no page waits for one."""
     timeout = 5
     refused = make_url("postgresql+psycopg://postgres@127.0.0.1/test").set(port=free_port())
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "PROPAGATE_EXCEPTIONS": False,
-            "SQLALCHEMY_DATABASE_URI": refused.render_as_string(hide_password=False),
-            "DATABASE_TIMEOUT": timeout,
-        }
+    app = make_app(
+        tables=False,  # nothing to create them in
+        PROPAGATE_EXCEPTIONS=False,
+        SQLALCHEMY_DATABASE_URI=refused.render_as_string(hide_password=False),
+        DATABASE_TIMEOUT=timeout,
     )
-    app.test_client_class = HttpsClient
     visitor = new_client(app)
     try:
         home = visitor.get("/")

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from tests.support import HttpsClient
-from webapp import create_app
 from webapp.extensions import db
 from webapp.models import User, UserSession
 
@@ -21,15 +20,6 @@ from webapp.models import User, UserSession
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 LOGIN_FAILED = "Incorrect email address or password."
 SESSION_COOKIE = "__Host-session"
-
-
-def make_app(**overrides: Any) -> Flask:
-    """A testing app (in-memory database unless overridden) with its tables and HTTPS client."""
-    app = create_app({"APP_ENV": "testing", **overrides})
-    app.test_client_class = HttpsClient
-    with app.app_context():
-        db.create_all()
-    return app
 
 
 def new_client(app: Flask) -> HttpsClient:

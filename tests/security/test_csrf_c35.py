@@ -12,8 +12,8 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from pytest_mock import MockerFixture
 
-from tests.security.checklist_support import T0, make_app, new_client, stored_users
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in
+from tests.security.checklist_support import T0, new_client, stored_users
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app
 
 NEW_EMAIL = "newcomer@example.com"
 MISSING = "The CSRF token is missing."

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app
 from webapp import create_app
 from webapp.extensions import db
 
@@ -126,7 +126,7 @@ def swept(request: pytest.FixtureRequest) -> TestResponse:
     Made once per module and only read by the tests that share it, so the sweep costs one
     app per case rather than one per case and test.
     """
-    app = _testing_app()
+    app = make_app()
     client = app.test_client()
     assert isinstance(client, HttpsClient)
     return _fetch(request.param, client, app)
@@ -189,14 +189,6 @@ def _is_deleted(cookie: Morsel[str]) -> bool:
     if cookie["max-age"] == "0":
         return True
     return bool(cookie["expires"]) and parsedate_to_datetime(cookie["expires"]) < datetime.now(UTC)
-
-
-def _testing_app(**overrides: object) -> Flask:
-    app = create_app({"APP_ENV": "testing", **overrides})
-    app.test_client_class = HttpsClient
-    with app.app_context():
-        db.create_all()
-    return app
 
 
 @pytest.fixture
@@ -281,7 +273,7 @@ def test_c38_x_forwarded_proto_is_ignored_without_a_trusted_proxy(client: HttpsC
 
 
 def test_c38_behind_a_trusted_proxy_https_from_the_proxy_is_served() -> None:
-    client = _testing_app(TRUSTED_PROXIES=1).test_client()
+    client = make_app(TRUSTED_PROXIES=1).test_client()
 
     response = client.get(
         "/login", base_url="http://localhost", headers={"X-Forwarded-Proto": "https"}
@@ -292,7 +284,7 @@ def test_c38_behind_a_trusted_proxy_https_from_the_proxy_is_served() -> None:
 
 
 def test_c38_behind_a_trusted_proxy_http_from_the_proxy_is_redirected() -> None:
-    client = _testing_app(TRUSTED_PROXIES=1).test_client()
+    client = make_app(TRUSTED_PROXIES=1).test_client()
 
     response = client.get("/login", headers={"X-Forwarded-Proto": "http"})
 

@@ -20,11 +20,10 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from tests.security.checklist_support import (
     field_error,
-    make_app,
     new_client,
     stored_users,
 )
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app
 from webapp.extensions import db
 
 CAFE_COMPOSED = "Caf\u00e9 " * 4 + "au lait"

@@ -22,11 +22,10 @@ from tests.security.checklist_support import (
     LOGIN_FAILED,
     T0,
     field_error,
-    make_app,
     new_client,
     stored_users,
 )
-from tests.support import HttpsClient, csrf_token_in
+from tests.support import HttpsClient, csrf_token_in, make_app
 from webapp.config import production_settings
 from webapp.extensions import db
 from webapp.models import User

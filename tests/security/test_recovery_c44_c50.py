@@ -25,13 +25,12 @@ from werkzeug.test import TestResponse
 
 from tests.security.checklist_support import (
     field_error,
-    make_app,
     new_client,
     session_data,
     stored_users,
 )
 from tests.smtp import Outbox, html_of, link_in, text_of
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app
 from webapp.extensions import db, jobs
 from webapp.models import AccountToken
 from webapp.services import accounts, users

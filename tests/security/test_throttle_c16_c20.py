@@ -14,9 +14,8 @@ from pytest_mock import MockerFixture
 from werkzeug.test import TestResponse
 
 from tests.smtp import Outbox, link_in
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in
-from webapp import create_app
-from webapp.extensions import db, jobs
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app
+from webapp.extensions import jobs
 from webapp.passwords import PasswordHasher
 from webapp.services import users
 from webapp.services.throttle import ThrottlePolicy
@@ -206,10 +205,7 @@ def test_c20_a_forged_forwarded_for_does_not_reset_the_limit(client: HttpsClient
 
 
 def test_c20_behind_a_trusted_proxy_the_client_is_the_forwarded_address() -> None:
-    app = create_app({"APP_ENV": "testing", "TRUSTED_PROXIES": 1, "LOGIN_RATE_LIMIT": "3/minute"})
-    app.test_client_class = HttpsClient
-    with app.app_context():
-        db.create_all()
+    app = make_app(TRUSTED_PROXIES=1, LOGIN_RATE_LIMIT="3/minute")
     client = app.test_client()
     proxy = {"REMOTE_ADDR": "10.0.0.1"}
 
@@ -233,16 +229,10 @@ def test_c18_sign_in_fails_closed_when_the_counter_storage_is_down(
     mocker: MockerFixture,
 ) -> None:
     """No throttle, no password check: an outage of Redis must not open the door to guessing."""
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1",  # nothing listens on port 1
-            "PROPAGATE_EXCEPTIONS": False,
-        }
+    app = make_app(
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:1",  # nothing listens on port 1
+        PROPAGATE_EXCEPTIONS=False,
     )
-    app.test_client_class = HttpsClient
-    with app.app_context():
-        db.create_all()
     verify = mocker.spy(PasswordHasher, "verify")
     client = app.test_client()
     token = csrf_token_in(client.get("/login").text)

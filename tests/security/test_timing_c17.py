@@ -12,9 +12,7 @@ import time
 import pytest
 from flask import Flask
 
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in
-from webapp import create_app
-from webapp.extensions import db
+from tests.support import STRONG_PASSWORD, csrf_token_in, make_app
 
 ROUNDS = 40
 WRONG = "not the password, but as long as it"
@@ -22,19 +20,12 @@ WRONG = "not the password, but as long as it"
 
 @pytest.fixture
 def production_hashing_app() -> Flask:
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "ARGON2_TIME_COST": 2,
-            "ARGON2_MEMORY_COST": 19456,
-            "ARGON2_PARALLELISM": 1,
-            "RATELIMIT_ENABLED": False,
-        }
+    return make_app(
+        ARGON2_TIME_COST=2,
+        ARGON2_MEMORY_COST=19456,
+        ARGON2_PARALLELISM=1,
+        RATELIMIT_ENABLED=False,
     )
-    app.test_client_class = HttpsClient
-    with app.app_context():
-        db.create_all()
-    return app
 
 
 @pytest.mark.timing
