@@ -25,6 +25,10 @@ run: $(VENV)/.installed
 COVERAGE ?= $(filter true,$(CI))
 COV_ARGS = $(if $(COVERAGE),--cov=webapp --cov-branch --cov-report=term --cov-fail-under=95)
 
+# pytest keeps each test module, its asserts rewritten, in __pycache__ (git ignores it); with
+# PYTHONDONTWRITEBYTECODE set, as some shells and containers do, both workers would redo that
+# on every run, a second each.
+test: export PYTHONDONTWRITEBYTECODE :=
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

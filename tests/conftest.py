@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from unittest.mock import NonCallableMagicMock
@@ -32,6 +33,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         on_postgres = params is not None and params.params.get("database_url") == "postgresql"
         if on_postgres or "postgres_database" in getattr(item, "fixturenames", ()):
             item.add_marker("postgresql")
+
+
+def pytest_collection_finish() -> None:
+    """Move what collection built out of the garbage collector's sight for the rest of the run.
+
+    Each test builds an app full of reference cycles, so the collector runs often, and every
+    full pass walked the few hundred thousand objects that pytest, the libraries and the test
+    modules hold for the whole run: about a seventh of the time a worker spent on tests.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class SharedTemplateCode(BytecodeCache):
