@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+from functools import cache
 from typing import Any
 
+import sqlalchemy
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.pool import StaticPool
 from werkzeug.test import TestResponse
 
 from webapp import create_app
@@ -26,8 +30,30 @@ def make_app(*, tables: bool = True, **overrides: Any) -> Flask:
     app.test_client_class = HttpsClient
     if tables:
         with app.app_context():
-            db.create_all()
+            create_tables()
     return app
+
+
+def create_tables() -> None:
+    """The models' tables in the current app's database, as ``db.create_all()`` makes them.
+
+    A SQLite database gets a copy of a schema made once per process: the copy is one write,
+    where a CREATE for each table and index took a third of building a testing app.
+    """
+    if db.engine.dialect.name != "sqlite":
+        db.create_all()
+        return
+    with db.engine.connect() as connection:
+        _sqlite_schema().backup(connection.connection.driver_connection)
+
+
+@cache
+def _sqlite_schema() -> sqlite3.Connection:
+    """An in-memory SQLite database holding what ``db.create_all()`` creates, and no rows."""
+    schema = sqlite3.connect(":memory:", check_same_thread=False)
+    engine = sqlalchemy.create_engine("sqlite://", creator=lambda: schema, poolclass=StaticPool)
+    db.metadata.create_all(engine)
+    return schema
 
 
 def csrf_token_in(html: str) -> str:
