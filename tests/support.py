@@ -56,6 +56,14 @@ def _sqlite_schema() -> sqlite3.Connection:
     return schema
 
 
+def copy_cookies(source: FlaskClient, target: FlaskClient, *names: str) -> None:
+    """Give ``target`` the named cookies of ``source``, as someone who copied them would."""
+    for name in names:
+        cookie = source.get_cookie(name)
+        assert cookie is not None, name
+        target.set_cookie(name, cookie.value, domain="localhost")
+
+
 def csrf_token_in(html: str) -> str:
     """The CSRF token of the first form in a page."""
     match = CSRF_INPUT.search(html)

@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.security.checklist_support import field_error, session_data
-from tests.support import STRONG_PASSWORD, HttpsClient
+from tests.support import STRONG_PASSWORD, HttpsClient, copy_cookies
 from webapp.extensions import db
 from webapp.models import AccountToken, User, UserSession
 from webapp.services.tokens import RESET, issue_token
@@ -22,12 +22,6 @@ WRONG = "definitely not the password"
 
 Users = Callable[[], list[User]]
 Sessions = Callable[[], list[UserSession]]
-
-
-def _copy_cookie(source: HttpsClient, target: HttpsClient, name: str) -> None:
-    cookie = source.get_cookie(name)
-    assert cookie is not None, name
-    target.set_cookie(name, cookie.value, domain="localhost")
 
 
 @pytest.fixture
@@ -105,8 +99,8 @@ def test_right_password_deletes_the_account_and_signs_out_everywhere(
     other = app_client_factory()
     other.login(remember="y")
     copied_session, copied_remember = app_client_factory(), app_client_factory()
-    _copy_cookie(ann, copied_session, "__Host-session")
-    _copy_cookie(other, copied_remember, "__Host-remember")
+    copy_cookies(ann, copied_session, "__Host-session")
+    copy_cookies(other, copied_remember, "__Host-remember")
     assert copied_session.get("/account").status_code == 200
     assert copied_remember.get("/account").status_code == 200
     assert len(stored_users()) == 2
@@ -164,7 +158,7 @@ def test_remembered_session_confirms_before_deleting(
     first.logout()
     first.login(remember="y")
     restored = app_client_factory()
-    _copy_cookie(first, restored, "__Host-remember")
+    copy_cookies(first, restored, "__Host-remember")
 
     page = restored.get("/account/delete")
 

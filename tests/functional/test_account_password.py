@@ -12,7 +12,7 @@ from werkzeug.test import TestResponse
 
 from tests.security.checklist_support import field_error
 from tests.smtp import Outbox, html_of, text_of
-from tests.support import STRONG_PASSWORD, HttpsClient
+from tests.support import STRONG_PASSWORD, HttpsClient, copy_cookies
 from webapp.extensions import jobs
 from webapp.models import User, UserSession
 
@@ -22,12 +22,6 @@ CHANGED = "Your password has been changed. Other devices have been signed out."
 
 Users = Callable[[], list[User]]
 Sessions = Callable[[], list[UserSession]]
-
-
-def _copy_cookie(source: HttpsClient, target: HttpsClient, name: str) -> None:
-    cookie = source.get_cookie(name)
-    assert cookie is not None, name
-    target.set_cookie(name, cookie.value, domain="localhost")
 
 
 def _change(
@@ -106,8 +100,8 @@ def test_change_password_happy_path(
     other = app_client_factory()
     assert other.login(remember="y").status_code == 303
     other_session, other_remember = app_client_factory(), app_client_factory()
-    _copy_cookie(other, other_session, "__Host-session")
-    _copy_cookie(other, other_remember, "__Host-remember")
+    copy_cookies(other, other_session, "__Host-session")
+    copy_cookies(other, other_remember, "__Host-remember")
     assert [c.get("/account").status_code for c in (other, other_session, other_remember)] == [
         200,
         200,
@@ -213,7 +207,7 @@ def test_remembered_session_confirms_before_the_password_page(
     first.logout()
     first.login(remember="y")
     restored = app_client_factory()  # a browser restart keeps only the remember cookie
-    _copy_cookie(first, restored, "__Host-remember")
+    copy_cookies(first, restored, "__Host-remember")
     assert restored.get("/account").status_code == 200  # signed in, but not fresh
 
     response = restored.get("/account/password")

@@ -7,16 +7,9 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from tests.support import HttpsClient
+from tests.support import HttpsClient, copy_cookies
 from webapp.models import UserSession
 from webapp.services import users
-
-
-def _copy_cookies(source: HttpsClient, target: HttpsClient, *names: str) -> None:
-    for name in names:
-        cookie = source.get_cookie(name)
-        assert cookie is not None, name
-        target.set_cookie(name, cookie.value, domain="localhost")
 
 
 def test_c28_get_logout_is_not_allowed_and_keeps_you_signed_in(client: HttpsClient) -> None:
@@ -64,7 +57,7 @@ def test_c27_a_copied_session_cookie_stops_working_after_logout(
 ) -> None:
     client.register()
     thief = app_client_factory()
-    _copy_cookies(client, thief, "__Host-session")
+    copy_cookies(client, thief, "__Host-session")
     assert thief.get("/account").status_code == 200
 
     client.logout()
@@ -78,10 +71,10 @@ def test_c24_c27_a_copied_remember_cookie_stops_working_after_logout(
     app_client_factory().register()
     client.login(remember="y")
     restarted = app_client_factory()  # a browser restart keeps only the remember cookie
-    _copy_cookies(client, restarted, "__Host-remember")
+    copy_cookies(client, restarted, "__Host-remember")
     assert restarted.get("/account").status_code == 200
     replay = app_client_factory()
-    _copy_cookies(client, replay, "__Host-remember")
+    copy_cookies(client, replay, "__Host-remember")
 
     client.logout()
 

@@ -17,7 +17,7 @@ from tests.security.checklist_support import (
     stored_sessions,
     stored_users,
 )
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in
+from tests.support import STRONG_PASSWORD, HttpsClient, copy_cookies, csrf_token_in
 from webapp.extensions import jobs
 
 NEW_PASSWORD = "velvet otter climbs the lighthouse"
@@ -33,12 +33,6 @@ def clock() -> Iterator[time_machine.Coordinates]:
 def _hash(app: Flask) -> str:
     (user,) = stored_users(app)
     return user.password_hash
-
-
-def _copy_cookie(source: HttpsClient, target: HttpsClient, name: str) -> None:
-    cookie = source.get_cookie(name)
-    assert cookie is not None, name
-    target.set_cookie(name, cookie.value, domain="localhost")
 
 
 def _change(client: HttpsClient, current: str, new: str = NEW_PASSWORD) -> TestResponse:
@@ -57,7 +51,7 @@ def _restored(
     first.logout()
     assert first.login(remember="y").status_code == 303
     restored = app_client_factory()
-    _copy_cookie(first, restored, "__Host-remember")
+    copy_cookies(first, restored, "__Host-remember")
     assert restored.get("/account").status_code == 200
     return first, restored
 
@@ -140,8 +134,8 @@ def test_c31_password_change_ends_other_sessions(
     browser_b = app_client_factory()
     assert browser_b.login(remember="y").status_code == 303
     b_session, b_remember = app_client_factory(), app_client_factory()
-    _copy_cookie(browser_b, b_session, "__Host-session")
-    _copy_cookie(browser_b, b_remember, "__Host-remember")
+    copy_cookies(browser_b, b_session, "__Host-session")
+    copy_cookies(browser_b, b_remember, "__Host-remember")
     assert b_session.get("/account").status_code == 200
     assert b_remember.get("/account").status_code == 200
 
