@@ -293,6 +293,19 @@ def dependency_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecor
     ]
 
 
+def refused_while_redis_is_down(
+    redis_proxy: TcpProxy, caplog: pytest.LogCaptureFixture, request: Callable[[], TestResponse]
+) -> None:
+    """While Redis is down ``request`` gets the 503 page in time and an error is logged."""
+    redis_proxy.pause()
+    caplog.set_level(logging.ERROR)
+    refused = answered_within(within(STORAGE_TIMEOUT), request)
+
+    assert_unavailable_page(refused)
+    assert dependency_errors(caplog), caplog.text
+    redis_proxy.resume()
+
+
 def test_c18_sign_in_fails_closed_while_redis_is_down(
     redis_app: Flask,
     redis_proxy: TcpProxy,
@@ -310,18 +323,10 @@ def test_c18_sign_in_fails_closed_while_redis_is_down(
     verify.reset_mock()
     hash_.reset_mock()
 
-    redis_proxy.pause()
-    caplog.set_level(logging.ERROR)
-    refused = answered_within(
-        within(STORAGE_TIMEOUT), lambda: anonymous_post(ann, "/login", SIGN_IN)
-    )
+    refused_while_redis_is_down(redis_proxy, caplog, lambda: anonymous_post(ann, "/login", SIGN_IN))
 
-    assert_unavailable_page(refused)
     verify.assert_not_called()
     hash_.assert_not_called()
-    assert dependency_errors(caplog), caplog.text
-
-    redis_proxy.resume()
 
     assert ann.login().status_code == 303
     assert ann.get("/account").status_code == 200
@@ -338,18 +343,12 @@ def test_c18_sign_up_fails_closed_while_redis_is_down(
     verify, hash_ = hasher_spies
     visitor = new_client(redis_app, client_address)
 
-    redis_proxy.pause()
-    caplog.set_level(logging.ERROR)
-    refused = answered_within(
-        within(STORAGE_TIMEOUT), lambda: anonymous_post(visitor, "/register", NEW_ACCOUNT)
+    refused_while_redis_is_down(
+        redis_proxy, caplog, lambda: anonymous_post(visitor, "/register", NEW_ACCOUNT)
     )
 
-    assert_unavailable_page(refused)
     hash_.assert_not_called()
     verify.assert_not_called()
-    assert dependency_errors(caplog), caplog.text
-
-    redis_proxy.resume()
 
     signed_up = visitor.register(NEW_ACCOUNT["email"], "Bob", NEW_ACCOUNT["password"])
     assert signed_up.status_code == 303
