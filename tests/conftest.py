@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from unittest.mock import NonCallableMagicMock
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import scoped_session
 
 from tests.databases import empty_postgres_schema, postgres_server_url, temporary_postgres_database
 from tests.smtp import Outbox, smtp_server
-from tests.support import HttpsClient, make_app
+from tests.support import HttpsClient, make_app, new_client
 from webapp.extensions import db, jobs, mailer
 
 pytest_plugins = ["tests.ci_guard"]
@@ -97,9 +98,7 @@ def client(app: Flask) -> HttpsClient:
     Inside ``with client`` Flask keeps each request's context alive until the next request,
     which leaks one client's session into a second client's requests in the same test.
     """
-    client = app.test_client()
-    assert isinstance(client, HttpsClient)
-    return client
+    return new_client(app)
 
 
 @pytest.fixture(scope="session")
@@ -147,12 +146,7 @@ def session_mock(mocker: MockerFixture, app_context: None) -> NonCallableMagicMo
 def app_client_factory(app: Flask) -> Callable[[], HttpsClient]:
     """Make more clients of the same app: other browsers, with cookie jars of their own."""
 
-    def make() -> HttpsClient:
-        client = app.test_client()
-        assert isinstance(client, HttpsClient)
-        return client
-
-    return make
+    return partial(new_client, app)
 
 
 @pytest.fixture

@@ -56,6 +56,13 @@ def _sqlite_schema() -> sqlite3.Connection:
     return schema
 
 
+def new_client(app: Flask) -> HttpsClient:
+    """Another browser on ``app``, with a cookie jar of its own."""
+    client = app.test_client()
+    assert isinstance(client, HttpsClient)
+    return client
+
+
 def copy_cookies(source: FlaskClient, target: FlaskClient, *names: str) -> None:
     """Give ``target`` the named cookies of ``source``, as someone who copied them would."""
     for name in names:

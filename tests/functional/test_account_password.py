@@ -12,7 +12,7 @@ from werkzeug.test import TestResponse
 
 from tests.security.checklist_support import field_error
 from tests.smtp import Outbox, html_of, text_of
-from tests.support import STRONG_PASSWORD, HttpsClient, copy_cookies
+from tests.support import STRONG_PASSWORD, HttpsClient, copy_cookies, new_client
 from webapp.extensions import jobs
 from webapp.models import User, UserSession
 
@@ -265,8 +265,7 @@ def test_confirm_without_next_goes_to_the_account_and_ignores_foreign_next(
 
 
 def test_password_changed_notice_arrives_by_email(mail_app: Flask, outbox: Outbox) -> None:
-    client = mail_app.test_client()
-    assert isinstance(client, HttpsClient)
+    client = new_client(mail_app)
     client.register()
     assert outbox.messages == []  # nothing is sent before the change
 
@@ -294,8 +293,7 @@ def test_password_changed_notice_arrives_by_email(mail_app: Flask, outbox: Outbo
 
 
 def test_no_email_when_the_change_is_refused(mail_app: Flask, outbox: Outbox) -> None:
-    client = mail_app.test_client()
-    assert isinstance(client, HttpsClient)
+    client = new_client(mail_app)
     client.register()
 
     response = client.submit(

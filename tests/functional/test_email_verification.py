@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,7 +17,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.smtp import Outbox, free_port, html_of, link_in, text_of
-from tests.support import STRONG_PASSWORD, HttpsClient, make_app
+from tests.support import STRONG_PASSWORD, HttpsClient, make_app, new_client
 from webapp.errors import MAIL_UNAVAILABLE
 from webapp.extensions import db, jobs
 from webapp.models import User
@@ -45,12 +46,7 @@ def verify_app(outbox: Outbox, tmp_path: Path) -> Iterator[Flask]:
 
 @pytest.fixture
 def new_browser(verify_app: Flask) -> Callable[[], HttpsClient]:
-    def make() -> HttpsClient:
-        client = verify_app.test_client()
-        assert isinstance(client, HttpsClient)
-        return client
-
-    return make
+    return partial(new_client, verify_app)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,7 +17,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from tests.smtp import LINK, Outbox, free_port, html_of, link_in, text_of
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app, new_client
 from webapp.errors import MAIL_UNAVAILABLE
 from webapp.extensions import db, jobs
 from webapp.models import AccountToken, User
@@ -86,19 +87,12 @@ def ann(mail_app: Flask) -> Flask:
 
 @pytest.fixture
 def visitor(ann: Flask) -> HttpsClient:
-    client = ann.test_client()
-    assert isinstance(client, HttpsClient)
-    return client
+    return new_client(ann)
 
 
 @pytest.fixture
 def new_browser(ann: Flask) -> Callable[[], HttpsClient]:
-    def make() -> HttpsClient:
-        client = ann.test_client()
-        assert isinstance(client, HttpsClient)
-        return client
-
-    return make
+    return partial(new_client, ann)
 
 
 # --- the whole flow ----------------------------------------------------------------------------

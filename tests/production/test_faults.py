@@ -36,7 +36,7 @@ from werkzeug.test import TestResponse
 
 from tests.databases import empty_postgres_schema
 from tests.smtp import free_port
-from tests.support import HttpsClient, csrf_token_in, make_app
+from tests.support import HttpsClient, csrf_token_in, make_app, new_client
 from tests.tcp_proxy import TcpProxy, tcp_proxy
 from webapp.extensions import db, limiter
 from webapp.passwords import PasswordHasher
@@ -119,9 +119,9 @@ def dispose(app: Flask) -> None:
             engine.dispose()
 
 
-def new_client(app: Flask, address: str = "127.0.0.1") -> HttpsClient:
-    client = app.test_client()
-    assert isinstance(client, HttpsClient)
+def client_at(app: Flask, address: str = "127.0.0.1") -> HttpsClient:
+    """Another browser on ``app``, connecting from ``address``."""
+    client = new_client(app)
     client.environ_base["REMOTE_ADDR"] = address
     return client
 
@@ -172,10 +172,10 @@ def test_database_outage_answers_503_in_bounded_time_and_recovers_without_restar
     pg_app: Flask, pg_proxy: TcpProxy
 ) -> None:
     bound = within(DATABASE_TIMEOUT)
-    ann = new_client(pg_app)
+    ann = client_at(pg_app)
     assert ann.register().status_code == 303
     assert ann.get("/account").status_code == 200
-    visitor = new_client(pg_app)
+    visitor = client_at(pg_app)
 
     pg_proxy.pause()
 
@@ -194,7 +194,7 @@ def test_database_outage_answers_503_in_bounded_time_and_recovers_without_restar
 
     eventually_healthy(ann)
     assert ann.get("/account").status_code == 200  # the same session, kept through the outage
-    bob = new_client(pg_app)
+    bob = client_at(pg_app)
     assert bob.register(NEW_ACCOUNT["email"], "Bob", NEW_ACCOUNT["password"]).status_code == 303
     assert bob.get("/account").status_code == 200
 
@@ -209,7 +209,7 @@ def test_database_refusing_connections_answers_503_promptly() -> None:
         SQLALCHEMY_DATABASE_URI=refused.render_as_string(hide_password=False),
         DATABASE_TIMEOUT=timeout,
     )
-    visitor = new_client(app)
+    visitor = client_at(app)
     try:
         home = visitor.get("/")
         health = answered_within(timeout, lambda: visitor.get("/healthz"))
@@ -315,7 +315,7 @@ def test_c18_sign_in_fails_closed_while_redis_is_down(
 ) -> None:
     """No counter, no password check: an outage must not open the door to guessing."""
     verify, hash_ = hasher_spies
-    ann = new_client(redis_app, client_address)
+    ann = client_at(redis_app, client_address)
     assert ann.register().status_code == 303
     ann.logout()
     assert ann.login().status_code == 303  # counted in Redis, while it is up
@@ -341,7 +341,7 @@ def test_c18_sign_up_fails_closed_while_redis_is_down(
 ) -> None:
     """Sign-up is counted too: refused before the password is checked or hashed."""
     verify, hash_ = hasher_spies
-    visitor = new_client(redis_app, client_address)
+    visitor = client_at(redis_app, client_address)
 
     refused_while_redis_is_down(
         redis_proxy, caplog, lambda: anonymous_post(visitor, "/register", NEW_ACCOUNT)
@@ -359,9 +359,9 @@ def test_pages_that_need_no_counter_keep_working_while_redis_is_down(
     redis_app: Flask, redis_proxy: TcpProxy, client_address: str
 ) -> None:
     bound = within(STORAGE_TIMEOUT)
-    ann = new_client(redis_app, client_address)
+    ann = client_at(redis_app, client_address)
     assert ann.register().status_code == 303
-    visitor = new_client(redis_app, client_address)
+    visitor = client_at(redis_app, client_address)
 
     redis_proxy.pause()
     answers = {
@@ -402,7 +402,7 @@ def test_a_locked_sqlite_database_answers_503_within_the_timeout_then_recovers(
     timeout = 1
     path = tmp_path / "app.db"
     app = build_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "DATABASE_TIMEOUT": timeout})
-    visitor = new_client(app)
+    visitor = client_at(app)
     holder = sqlite3.connect(path, isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")

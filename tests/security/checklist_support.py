@@ -12,7 +12,6 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from tests.support import HttpsClient
 from webapp.extensions import db
 from webapp.models import User, UserSession
 
@@ -20,13 +19,6 @@ from webapp.models import User, UserSession
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 LOGIN_FAILED = "Incorrect email address or password."
 SESSION_COOKIE = "__Host-session"
-
-
-def new_client(app: Flask) -> HttpsClient:
-    """Another browser with a cookie jar of its own."""
-    client = app.test_client()
-    assert isinstance(client, HttpsClient)
-    return client
 
 
 def stored_users(app: Flask) -> list[User]:

@@ -12,8 +12,8 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from pytest_mock import MockerFixture
 
-from tests.security.checklist_support import T0, new_client, stored_users
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app
+from tests.security.checklist_support import T0, stored_users
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app, new_client
 
 NEW_EMAIL = "newcomer@example.com"
 MISSING = "The CSRF token is missing."

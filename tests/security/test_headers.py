@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app, new_client
 from webapp import create_app
 from webapp.extensions import db
 
@@ -127,9 +127,7 @@ def swept(request: pytest.FixtureRequest) -> TestResponse:
     app per case rather than one per case and test.
     """
     app = make_app()
-    client = app.test_client()
-    assert isinstance(client, HttpsClient)
-    return _fetch(request.param, client, app)
+    return _fetch(request.param, new_client(app), app)
 
 
 def _fetch(name: str, client: HttpsClient, app: Flask) -> TestResponse:

@@ -18,12 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from tests.security.checklist_support import (
-    field_error,
-    new_client,
-    stored_users,
-)
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app
+from tests.security.checklist_support import field_error, stored_users
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app, new_client
 from webapp.extensions import db
 
 CAFE_COMPOSED = "Caf\u00e9 " * 4 + "au lait"

@@ -18,14 +18,8 @@ from pytest_mock import MockerFixture
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
-from tests.security.checklist_support import (
-    LOGIN_FAILED,
-    T0,
-    field_error,
-    new_client,
-    stored_users,
-)
-from tests.support import HttpsClient, csrf_token_in, make_app
+from tests.security.checklist_support import LOGIN_FAILED, T0, field_error, stored_users
+from tests.support import HttpsClient, csrf_token_in, make_app, new_client
 from webapp.config import production_settings
 from webapp.extensions import db
 from webapp.models import User

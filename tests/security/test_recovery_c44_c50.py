@@ -23,14 +23,9 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from tests.security.checklist_support import (
-    field_error,
-    new_client,
-    session_data,
-    stored_users,
-)
+from tests.security.checklist_support import field_error, session_data, stored_users
 from tests.smtp import Outbox, html_of, link_in, text_of
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app, new_client
 from webapp.extensions import db, jobs
 from webapp.models import AccountToken
 from webapp.services import accounts, users

@@ -18,12 +18,11 @@ from tests.security.checklist_support import (
     SESSION_COOKIE,
     T0,
     location_path,
-    new_client,
     session_data,
     set_cookies,
     stored_sessions,
 )
-from tests.support import HttpsClient, make_app
+from tests.support import HttpsClient, make_app, new_client
 from webapp.services import sessions
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32): 256 bits
