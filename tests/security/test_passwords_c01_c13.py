@@ -39,7 +39,8 @@ PASSPHRASE_256 = (
     "until dusk came."
 )
 ODD_CHARACTERS = "pa ss'\"<>;--\\%密码🔐ß…"
-ACCENTED = "àáâãäåèéêëìíîïò"  # 15 distinct precomposed (NFC) characters
+# 15 distinct precomposed (NFC) characters, out of code point order: "àáâãäå..." is a sequence.
+ACCENTED = "éàüôçñïâèöûëîõå"
 
 
 def _nfd(value: str) -> str:
