@@ -145,7 +145,7 @@ def _longest_periodic_prefix(text: str) -> int:
 
 def _repeat_spans(text: str) -> Iterator[_Span]:
     """Yield the stretches of text where a unit appears at least twice, a partial copy allowed."""
-    # Whole units only ("abab") missed "424242424242424": the unit's last copy may be cut short.
+    # The last copy may be cut short: "424242424242424" is "42" written seven and a half times.
     for period in range(1, min(_MAX_LOCAL_UNIT, len(text) // 2) + 1):
         same = map(operator.eq, text, text[period:])
         for start, end in _true_blocks(same):
