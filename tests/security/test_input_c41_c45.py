@@ -22,8 +22,8 @@ from tests.security.checklist_support import field_error, stored_users
 from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app, new_client
 from webapp.extensions import db
 
-CAFE_COMPOSED = "Caf\u00e9 " * 4 + "au lait"
-CAFE_DECOMPOSED = "Cafe\u0301 " * 4 + "au lait"
+CAFE_COMPOSED = "Un caf\u00e9 cr\u00e8me, d\u00e9j\u00e0 vu"
+CAFE_DECOMPOSED = "Un cafe\u0301 cre\u0300me, de\u0301ja\u0300 vu"
 
 
 # --- c41: NFC on every path ----------------------------------------------------------------------

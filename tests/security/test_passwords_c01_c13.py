@@ -39,7 +39,8 @@ PASSPHRASE_256 = (
     "until dusk came."
 )
 ODD_CHARACTERS = "pa ss'\"<>;--\\%密码🔐ß…"
-ACCENTED = "àáâãäåèéêëìíîïò"  # 15 distinct precomposed (NFC) characters
+# 15 distinct precomposed (NFC) characters, out of code point order: "àáâãäå..." is a sequence.
+ACCENTED = "éàüôçñïâèöûëîõå"
 
 
 def _nfd(value: str) -> str:
@@ -314,6 +315,37 @@ def test_c09_any_characters_round_trip_and_the_password_is_never_echoed(
     for body in bodies:
         assert "密码🔐" not in body
         assert not any(form in body for form in forms)
+
+
+# --- c08, c10: no composition rules; common and low-variety passwords refused with the reason ---
+
+
+def test_c08_a_random_20_digit_number_registers_and_signs_in(
+    client: HttpsClient, app_client_factory: Callable[[], HttpsClient]
+) -> None:
+    number = "07922568046594493867"  # drawn once with secrets.choice
+
+    assert _register(client, number) == 303
+    assert app_client_factory().login(password=number).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("424242424242424", "repeats a pattern"),
+        ("aaaaaaaaaaaaaa1", "repeats a pattern"),
+        ("135791113151719", "simple sequence"),
+        ("1qaz2wsx3edc4rfv5tgb", "line of keys"),
+    ],
+)
+def test_c10_low_variety_passwords_are_refused_beside_the_password(
+    client: HttpsClient, app: Flask, password: str, reason: str
+) -> None:
+    response = client.register(password=password)
+
+    assert response.status_code == 422
+    assert reason in field_error(response.text, "password")
+    assert stored_users(app) == []
 
 
 # --- c11: context-specific words ------------------------------------------------------------
