@@ -6,12 +6,11 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, set_cookies
 from webapp.models import UserSession
 
 GENERIC = "Incorrect email address or password."
@@ -28,16 +27,6 @@ def _comparable(html: str) -> str:
     """The page without its CSRF token and the echoed address, which differ by design."""
     html = re.sub(r'name="csrf_token"[^>]*value="[^"]+"', "", html)
     return re.sub(r'(id="email"[^>]*value=")[^"]*"', r'\1"', html)
-
-
-def _set_cookies(response: object) -> dict[str, SimpleCookie]:
-    cookies = {}
-    for header in response.headers.getlist("Set-Cookie"):  # type: ignore[attr-defined]
-        cookie = SimpleCookie()
-        cookie.load(header)
-        for name in cookie:
-            cookies[name] = cookie[name]
-    return cookies
 
 
 def test_valid_login_goes_to_the_account(ann: HttpsClient) -> None:
@@ -106,7 +95,7 @@ def test_c37_login_ignores_a_foreign_next(
 
 
 def test_c23_session_cookie_flags(ann: HttpsClient) -> None:
-    cookies = _set_cookies(ann.login())
+    cookies = set_cookies(ann.login())
 
     session = cookies["__Host-session"]
     assert session["secure"]
@@ -118,7 +107,7 @@ def test_c23_session_cookie_flags(ann: HttpsClient) -> None:
 
 
 def test_c24_remember_me_cookie_is_hardened_and_bounded(ann: HttpsClient) -> None:
-    cookies = _set_cookies(ann.login(remember="y"))
+    cookies = set_cookies(ann.login(remember="y"))
 
     remember = cookies["__Host-remember"]
     assert remember["secure"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from http.cookies import Morsel, SimpleCookie
 from typing import Any
 
 from bs4 import BeautifulSoup
@@ -43,16 +42,6 @@ def field_error(html: str, field: str) -> str:
     assert error is not None, f"no #{field}-error in the page"
     assert f"{field}-error" in control["aria-describedby"].split()
     return error.get_text(" ", strip=True)
-
-
-def set_cookies(response: TestResponse) -> dict[str, Morsel[str]]:
-    """The cookies a response sets, parsed with the standard library, by name."""
-    cookies: dict[str, Morsel[str]] = {}
-    for header in response.headers.getlist("Set-Cookie"):
-        parsed: SimpleCookie = SimpleCookie()
-        parsed.load(header)
-        cookies.update(parsed)
-    return cookies
 
 
 def session_data(app: Flask, cookie_value: str) -> dict[str, Any]:
