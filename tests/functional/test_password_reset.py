@@ -236,7 +236,7 @@ def test_changing_the_password_kills_an_outstanding_link(
         user = users.get_user_by_email("ann@example.com")
         assert user is not None
         accounts.change_password(
-            user, STRONG_PASSWORD, NEW_PASSWORD, keep_token=None, throttle=None
+            user, STRONG_PASSWORD, NEW_PASSWORD, session_token="not signed in", throttle=None
         )
 
     assert visitor.get(_path(link)).status_code == 400
