@@ -164,7 +164,7 @@ def bob(ann: HttpsClient, app_client_factory: Callable[[], HttpsClient]) -> Http
     return ann
 
 
-def test_signing_in_over_a_remembered_session_ends_it(
+def test_c25_signing_in_over_a_remembered_session_ends_it(
     bob: HttpsClient, stored_sessions: Callable[[], list[UserSession]]
 ) -> None:
     shared = bob
