@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from tests.security.checklist_support import field_error
+from tests.security.checklist_support import field_error, fields_in_error
 from tests.smtp import Outbox, html_of, text_of
 from tests.support import (
     STRONG_PASSWORD,
@@ -241,6 +241,20 @@ def test_mismatched_confirmation_is_refused(ann: HttpsClient, stored_users: User
     assert field_error(response.text, "confirm_password") == (
         "Error: The two new passwords do not match."
     )
+    assert _hash(stored_users) == old_hash
+
+
+def test_an_empty_new_password_is_reported_alone_not_also_as_a_mismatch(
+    ann: HttpsClient, stored_users: Users
+) -> None:
+    old_hash = _hash(stored_users)
+
+    response = _change(ann, new="", confirm=NEW_PASSWORD)
+
+    assert response.status_code == 422
+    assert field_error(response.text, "new_password") == "Error: Choose a new password."
+    assert fields_in_error(response.text) == {"new_password"}
+    assert "do not match" not in response.text
     assert _hash(stored_users) == old_hash
 
 

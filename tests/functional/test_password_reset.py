@@ -16,6 +16,7 @@ from bs4 import BeautifulSoup
 from flask import Flask
 from sqlalchemy import func, select
 
+from tests.security.checklist_support import field_error, fields_in_error
 from tests.smtp import LINK, Outbox, free_port, html_of, link_in, text_of
 from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app, new_client
 from webapp.errors import MAIL_UNAVAILABLE
@@ -372,6 +373,20 @@ def test_a_rejected_password_is_explained_and_the_link_still_works(
     assert new_browser().login(password=STRONG_PASSWORD).status_code == 303  # unchanged
     assert _choose(visitor, NEW_PASSWORD).status_code == 303
     assert new_browser().login(password=NEW_PASSWORD).status_code == 303
+
+
+def test_an_empty_password_is_reported_alone_not_also_as_a_mismatch(
+    visitor: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
+) -> None:
+    visitor.get(_path(_reset_link(visitor, outbox)))
+
+    response = _choose(visitor, "", NEW_PASSWORD)
+
+    assert response.status_code == 422
+    assert field_error(response.text, "password") == "Error: Choose a new password."
+    assert fields_in_error(response.text) == {"password"}
+    assert "do not match" not in response.text
+    assert new_browser().login(password=STRONG_PASSWORD).status_code == 303  # unchanged
 
 
 def test_a_reset_ends_every_session_and_remember_cookie(

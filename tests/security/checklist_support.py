@@ -44,6 +44,12 @@ def field_error(html: str, field: str) -> str:
     return error.get_text(" ", strip=True)
 
 
+def fields_in_error(html: str) -> set[str]:
+    """The ids of the form controls a page marks invalid."""
+    soup = BeautifulSoup(html, "html.parser")
+    return {control["id"] for control in soup.find_all(attrs={"aria-invalid": "true"})}
+
+
 def session_data(app: Flask, cookie_value: str) -> dict[str, Any]:
     """What Flask's signed session cookie holds (signature checked, age not)."""
     serializer = SecureCookieSessionInterface().get_signing_serializer(app)
