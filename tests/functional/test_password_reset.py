@@ -96,6 +96,23 @@ def new_browser(ann: Flask) -> Callable[[], HttpsClient]:
     return partial(new_client, ann)
 
 
+def _email_value(client: HttpsClient) -> str:
+    page = BeautifulSoup(client.get("/password/forgot").text, "html.parser")
+    field = page.find("input", attrs={"name": "email"})
+    assert field is not None
+    return str(field.get("value", ""))
+
+
+def test_a_signed_in_person_finds_their_address_filled_in(
+    new_browser: Callable[[], HttpsClient],
+) -> None:
+    signed_in = new_browser()
+    assert signed_in.login().status_code == 303
+
+    assert _email_value(signed_in) == "ann@example.com"
+    assert _email_value(new_browser()) == ""
+
+
 # --- the whole flow ----------------------------------------------------------------------------
 
 
