@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import cache
+from http.cookies import Morsel, SimpleCookie
 from typing import Any
 
 import sqlalchemy
@@ -69,6 +72,33 @@ def copy_cookies(source: FlaskClient, target: FlaskClient, *names: str) -> None:
         cookie = source.get_cookie(name)
         assert cookie is not None, name
         target.set_cookie(name, cookie.value, domain="localhost")
+
+
+def restart_browser(client: FlaskClient) -> HttpsClient:
+    """The same browser after a restart: its persistent cookies kept, its session cookies gone."""
+    restarted = new_client(client.application)
+    # Werkzeug's client has no public way to list its cookies.
+    for cookie in list(client._cookies.values()):  # type: ignore[union-attr]
+        if cookie.expires is not None or cookie.max_age is not None:
+            restarted.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    return restarted
+
+
+def set_cookies(response: TestResponse) -> dict[str, Morsel[str]]:
+    """The cookies a response sets (or deletes), parsed with the standard library, by name."""
+    cookies: dict[str, Morsel[str]] = {}
+    for header in response.headers.getlist("Set-Cookie"):
+        parsed: SimpleCookie = SimpleCookie()
+        parsed.load(header)
+        cookies.update(parsed)
+    return cookies
+
+
+def is_deleted(cookie: Morsel[str]) -> bool:
+    """Whether a Set-Cookie tells the browser to drop the cookie (Max-Age=0 or a past Expires)."""
+    if cookie["max-age"] == "0":
+        return True
+    return bool(cookie["expires"]) and parsedate_to_datetime(cookie["expires"]) < datetime.now(UTC)
 
 
 def csrf_token_in(html: str) -> str:

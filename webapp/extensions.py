@@ -9,11 +9,13 @@ from typing import Any
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_login import LoginManager
+from flask_login import config as login_defaults
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from limits.storage import Storage
 from sqlalchemy import Engine, event
+from werkzeug.wrappers import Response
 
 from webapp.jobs import Jobs
 from webapp.mail import Mailer
@@ -72,6 +74,26 @@ class Passwords:
         return current_app.extensions["passwords"].policy
 
 
+class CookieLoginManager(LoginManager):
+    """Flask-Login's manager, deleting the remember-me cookie the way it was set."""
+
+    def _clear_cookie(self, response: Response) -> None:
+        # Flask-Login 0.6.3 deletes the cookie without Secure, HttpOnly or SameSite, and
+        # browsers ignore a Set-Cookie for a __Host- name that lacks Secure: the remember
+        # cookie outlived sign-out and account deletion. A deletion must repeat the
+        # attributes the cookie was set with. (Flask's own session cookie deletion does.)
+        # The settings and defaults are those of LoginManager._set_cookie.
+        config = current_app.config
+        response.delete_cookie(
+            config.get("REMEMBER_COOKIE_NAME", login_defaults.COOKIE_NAME),
+            domain=config.get("REMEMBER_COOKIE_DOMAIN"),
+            path=config.get("REMEMBER_COOKIE_PATH", "/"),
+            secure=config.get("REMEMBER_COOKIE_SECURE", login_defaults.COOKIE_SECURE),
+            httponly=config.get("REMEMBER_COOKIE_HTTPONLY", login_defaults.COOKIE_HTTPONLY),
+            samesite=config.get("REMEMBER_COOKIE_SAMESITE", login_defaults.COOKIE_SAMESITE),
+        )
+
+
 @event.listens_for(Engine, "connect")
 def _enforce_sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
     # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless each connection asks.
@@ -83,7 +105,7 @@ def _enforce_sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) 
 # transaction; in production there is no outer transaction and it behaves as usual.
 db = SQLAlchemy(session_options={"join_transaction_mode": "create_savepoint"})
 migrate = Migrate()
-login_manager = LoginManager()
+login_manager = CookieLoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please sign in to see that page."
 login_manager.login_message_category = "info"

@@ -33,6 +33,23 @@ class ReadableText:
             raise ValidationError("Remove the control characters (such as line breaks).")
 
 
+class Repeats:
+    """The field repeats the ``other`` field (a password typed twice).
+
+    Silent while the other field is empty: its own "required" says what to do, and a
+    "do not match" beside this field as well would only confuse.
+    """
+
+    def __init__(self, other: str, message: str) -> None:
+        self.other = other
+        self.message = message
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        other = form[self.other].data
+        if other and field.data != other:
+            raise ValidationError(self.message)
+
+
 class Form(FlaskForm):
     """A Flask-WTF form that refuses a field sent more than once instead of guessing."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, request, session
 from flask_login import login_user, logout_user
+from flask_login.utils import decode_cookie
 
 from webapp.extensions import client_address
 from webapp.models import User
@@ -30,15 +31,42 @@ def load_user(token: str) -> User | None:
 
 
 def sign_in(user: User, *, remember: bool) -> None:
-    """Start a fresh session: nothing from before sign-in survives (no fixation)."""
+    """Start a fresh session: nothing from before sign-in survives (no fixation).
+
+    The browser's previous session ends on the server, and its remember cookie goes,
+    so a restart cannot bring back whoever was signed in here before.
+    """
+    previous = _tokens_in_browser()
     session.clear()
     user.session_token = sessions.open_session(
         user,
         remember=remember,
         user_agent=request.user_agent.string,
         ip=client_address(),
+        replaces=previous,
     )
+    _log_in(user, remember=remember)
+
+
+def use_new_token(user: User, token: sessions.NewToken) -> None:
+    """Carry this browser's session on under its new token, a new remember cookie included."""
+    user.session_token = token.value
+    _log_in(user, remember=token.remember)
+
+
+def _tokens_in_browser() -> list[str]:
+    """The session tokens this browser brought: in the Flask session and the remember cookie."""
+    remembered = request.cookies.get(current_app.config["REMEMBER_COOKIE_NAME"])
+    candidates = [session.get("_user_id"), decode_cookie(remembered) if remembered else None]
+    return [token for token in candidates if isinstance(token, str) and token]
+
+
+def _log_in(user: User, *, remember: bool) -> None:
     login_user(user, remember=remember)
+    if not remember and current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies:
+        # Flask-Login leaves a remember cookie alone unless it sets a new one; this one
+        # belongs to a session that has ended, so it goes too.
+        session["_remember"] = "clear"
 
 
 def sign_out(user: User) -> None:

@@ -29,6 +29,7 @@ from tests.e2e.support import (
     wait_for_mail,
 )
 from tests.smtp import link_in
+from webapp.services import users
 
 OpenBrowser = Callable[..., Page]
 NewEmail = Callable[[], str]
@@ -134,6 +135,25 @@ def test_keep_me_signed_in_survives_a_restart_and_ends_with_sign_out(
     assert "remember" not in {cookie["name"] for cookie in restarted.context.cookies()}
     # The same cookie, restored again, no longer works: the session ended on the server.
     _expect_signed_out(open_browser(storage_state=kept))
+
+
+def test_signing_in_over_a_kept_session_ends_it_for_good(
+    open_browser: OpenBrowser, account: Account, new_email: NewEmail, live_server: LiveServer
+) -> None:
+    other = Account(new_email())
+    with live_server.app.app_context():
+        users.register_user(other.email, other.name, other.password)
+    shared = open_browser()
+    sign_in(shared, account, remember=True)
+
+    sign_in(shared, other)  # someone else on the same browser, without "keep me signed in"
+
+    _expect_account_of(shared, other)
+    state = shared.context.storage_state()
+    # The first person's remember cookie is gone from the browser.
+    assert cookie_names(state) == {"session"}
+    shared.context.close()
+    _expect_signed_out(open_browser(storage_state=persistent_cookies(state)))
 
 
 def test_forgot_password_link_from_the_mail_sets_a_new_password(

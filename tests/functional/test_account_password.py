@@ -10,9 +10,15 @@ from bs4 import BeautifulSoup
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from tests.security.checklist_support import field_error
+from tests.security.checklist_support import field_error, fields_in_error
 from tests.smtp import Outbox, html_of, text_of
-from tests.support import STRONG_PASSWORD, HttpsClient, copy_cookies, new_client
+from tests.support import (
+    STRONG_PASSWORD,
+    HttpsClient,
+    copy_cookies,
+    new_client,
+    restart_browser,
+)
 from webapp.extensions import jobs
 from webapp.models import User, UserSession
 
@@ -129,6 +135,59 @@ def test_change_password_happy_path(
     assert app_client_factory().login(password=NEW_PASSWORD).status_code == 303
 
 
+def test_c31_a_copy_of_the_cookies_from_before_the_change_stops_working(
+    ann: HttpsClient, app_client_factory: Callable[[], HttpsClient], stored_sessions: Sessions
+) -> None:
+    copied = app_client_factory()
+    copy_cookies(ann, copied, "__Host-session")
+    assert copied.get("/account").status_code == 200
+    (before,) = stored_sessions()
+
+    assert _change(ann).status_code == 303
+
+    assert copied.get("/account").status_code == 302
+    assert ann.get("/account").status_code == 200  # this browser carries on, with a new token
+    (after,) = stored_sessions()
+    assert after.id == before.id
+    assert after.revoked_at is None
+    assert after.token_hash != before.token_hash
+    assert restart_browser(ann).get("/account").status_code == 302  # it was not remembered
+
+
+def test_a_remembered_browser_stays_remembered_under_a_new_token(
+    app_client_factory: Callable[[], HttpsClient],
+) -> None:
+    app_client_factory().register()
+    mine = app_client_factory()
+    assert mine.login(remember="y").status_code == 303
+    copied, copied_remember = app_client_factory(), app_client_factory()
+    copy_cookies(mine, copied, "__Host-session", "__Host-remember")
+    copy_cookies(mine, copied_remember, "__Host-remember")
+
+    assert _change(mine).status_code == 303
+
+    assert copied.get("/account").status_code == 302
+    assert copied_remember.get("/account").status_code == 302
+    assert mine.get("/account").status_code == 200
+    assert restart_browser(mine).get("/account").status_code == 200  # a new remember cookie
+
+
+def test_c15_the_current_password_again_is_refused_beside_the_new_password(
+    ann: HttpsClient, stored_users: Users, stored_sessions: Sessions
+) -> None:
+    old_hash = _hash(stored_users)
+
+    response = _change(ann, new=STRONG_PASSWORD)
+
+    assert response.status_code == 422
+    assert field_error(response.text, "new_password") == (
+        "Error: Choose a password different from your current one."
+    )
+    assert _hash(stored_users) == old_hash
+    assert [row.revoked_at for row in stored_sessions()] == [None]
+    assert ann.get("/account").status_code == 200
+
+
 def test_wrong_current_password_is_refused_beside_the_field(
     ann: HttpsClient,
     app_client_factory: Callable[[], HttpsClient],
@@ -182,6 +241,20 @@ def test_mismatched_confirmation_is_refused(ann: HttpsClient, stored_users: User
     assert field_error(response.text, "confirm_password") == (
         "Error: The two new passwords do not match."
     )
+    assert _hash(stored_users) == old_hash
+
+
+def test_an_empty_new_password_is_reported_alone_not_also_as_a_mismatch(
+    ann: HttpsClient, stored_users: Users
+) -> None:
+    old_hash = _hash(stored_users)
+
+    response = _change(ann, new="", confirm=NEW_PASSWORD)
+
+    assert response.status_code == 422
+    assert field_error(response.text, "new_password") == "Error: Choose a new password."
+    assert fields_in_error(response.text) == {"new_password"}
+    assert "do not match" not in response.text
     assert _hash(stored_users) == old_hash
 
 

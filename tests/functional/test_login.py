@@ -6,12 +6,18 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in
+from tests.support import (
+    STRONG_PASSWORD,
+    HttpsClient,
+    copy_cookies,
+    csrf_token_in,
+    restart_browser,
+    set_cookies,
+)
 from webapp.models import UserSession
 
 GENERIC = "Incorrect email address or password."
@@ -28,16 +34,6 @@ def _comparable(html: str) -> str:
     """The page without its CSRF token and the echoed address, which differ by design."""
     html = re.sub(r'name="csrf_token"[^>]*value="[^"]+"', "", html)
     return re.sub(r'(id="email"[^>]*value=")[^"]*"', r'\1"', html)
-
-
-def _set_cookies(response: object) -> dict[str, SimpleCookie]:
-    cookies = {}
-    for header in response.headers.getlist("Set-Cookie"):  # type: ignore[attr-defined]
-        cookie = SimpleCookie()
-        cookie.load(header)
-        for name in cookie:
-            cookies[name] = cookie[name]
-    return cookies
 
 
 def test_valid_login_goes_to_the_account(ann: HttpsClient) -> None:
@@ -106,7 +102,7 @@ def test_c37_login_ignores_a_foreign_next(
 
 
 def test_c23_session_cookie_flags(ann: HttpsClient) -> None:
-    cookies = _set_cookies(ann.login())
+    cookies = set_cookies(ann.login())
 
     session = cookies["__Host-session"]
     assert session["secure"]
@@ -118,7 +114,7 @@ def test_c23_session_cookie_flags(ann: HttpsClient) -> None:
 
 
 def test_c24_remember_me_cookie_is_hardened_and_bounded(ann: HttpsClient) -> None:
-    cookies = _set_cookies(ann.login(remember="y"))
+    cookies = set_cookies(ann.login(remember="y"))
 
     remember = cookies["__Host-remember"]
     assert remember["secure"]
@@ -159,3 +155,59 @@ def test_each_sign_in_opens_a_session_row(
     assert len(rows) == 3  # registration signed in too
     assert len({row.token_hash for row in rows}) == 3
     assert all(row.revoked_at is None for row in rows)
+
+
+@pytest.fixture
+def bob(ann: HttpsClient, app_client_factory: Callable[[], HttpsClient]) -> HttpsClient:
+    """Bob's account too; ``ann`` is still the browser they will share."""
+    app_client_factory().register(email="bob@example.com", name="Bob")
+    return ann
+
+
+def test_c25_signing_in_over_a_remembered_session_ends_it(
+    bob: HttpsClient, stored_sessions: Callable[[], list[UserSession]]
+) -> None:
+    shared = bob
+    assert shared.login(remember="y").status_code == 303  # Ann keeps herself signed in
+    anns_row = stored_sessions()[-1]
+    assert restart_browser(shared).get("/account").status_code == 200
+
+    assert shared.login(email="bob@example.com").status_code == 303  # Bob does not
+
+    assert "Bob" in shared.get("/account").text
+    assert shared.get_cookie("__Host-remember") is None
+    restarted = restart_browser(shared)
+    assert restarted.get("/account").status_code == 302  # neither Bob nor, above all, Ann
+    ended = {row.id: row.revoked_at is not None for row in stored_sessions()}
+    assert ended[anns_row.id]
+
+
+def test_signing_in_over_a_session_ends_it_and_a_remembered_sign_in_replaces_its_cookie(
+    bob: HttpsClient,
+    app_client_factory: Callable[[], HttpsClient],
+    stored_sessions: Callable[[], list[UserSession]],
+) -> None:
+    shared = bob
+    assert shared.login(remember="y").status_code == 303
+    copied = app_client_factory()
+    copy_cookies(shared, copied, "__Host-session", "__Host-remember")
+
+    assert shared.login(email="bob@example.com", remember="y").status_code == 303
+
+    assert copied.get("/account").status_code == 302  # Ann's session ended on the server
+    restarted = restart_browser(shared)
+    assert "Bob" in restarted.get("/account").text
+    open_rows = [row for row in stored_sessions() if row.revoked_at is None]
+    assert len(open_rows) == 3  # the two registrations' and Bob's new one
+
+
+def test_signing_up_over_a_remembered_session_ends_it(
+    client: HttpsClient, app_client_factory: Callable[[], HttpsClient]
+) -> None:
+    app_client_factory().register()
+    assert client.login(remember="y").status_code == 303
+
+    assert client.register(email="bob@example.com", name="Bob").status_code == 303
+
+    assert "Bob" in client.get("/account").text
+    assert restart_browser(client).get("/account").status_code == 302

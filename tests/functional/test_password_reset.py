@@ -16,6 +16,7 @@ from bs4 import BeautifulSoup
 from flask import Flask
 from sqlalchemy import func, select
 
+from tests.security.checklist_support import field_error, fields_in_error
 from tests.smtp import LINK, Outbox, free_port, html_of, link_in, text_of
 from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app, new_client
 from webapp.errors import MAIL_UNAVAILABLE
@@ -93,6 +94,23 @@ def visitor(ann: Flask) -> HttpsClient:
 @pytest.fixture
 def new_browser(ann: Flask) -> Callable[[], HttpsClient]:
     return partial(new_client, ann)
+
+
+def _email_value(client: HttpsClient) -> str:
+    page = BeautifulSoup(client.get("/password/forgot").text, "html.parser")
+    field = page.find("input", attrs={"name": "email"})
+    assert field is not None
+    return str(field.get("value", ""))
+
+
+def test_a_signed_in_person_finds_their_address_filled_in(
+    new_browser: Callable[[], HttpsClient],
+) -> None:
+    signed_in = new_browser()
+    assert signed_in.login().status_code == 303
+
+    assert _email_value(signed_in) == "ann@example.com"
+    assert _email_value(new_browser()) == ""
 
 
 # --- the whole flow ----------------------------------------------------------------------------
@@ -236,7 +254,7 @@ def test_changing_the_password_kills_an_outstanding_link(
         user = users.get_user_by_email("ann@example.com")
         assert user is not None
         accounts.change_password(
-            user, STRONG_PASSWORD, NEW_PASSWORD, keep_token=None, throttle=None
+            user, STRONG_PASSWORD, NEW_PASSWORD, session_token="not signed in", throttle=None
         )
 
     assert visitor.get(_path(link)).status_code == 400
@@ -372,6 +390,20 @@ def test_a_rejected_password_is_explained_and_the_link_still_works(
     assert new_browser().login(password=STRONG_PASSWORD).status_code == 303  # unchanged
     assert _choose(visitor, NEW_PASSWORD).status_code == 303
     assert new_browser().login(password=NEW_PASSWORD).status_code == 303
+
+
+def test_an_empty_password_is_reported_alone_not_also_as_a_mismatch(
+    visitor: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
+) -> None:
+    visitor.get(_path(_reset_link(visitor, outbox)))
+
+    response = _choose(visitor, "", NEW_PASSWORD)
+
+    assert response.status_code == 422
+    assert field_error(response.text, "password") == "Error: Choose a new password."
+    assert fields_in_error(response.text) == {"password"}
+    assert "do not match" not in response.text
+    assert new_browser().login(password=STRONG_PASSWORD).status_code == 303  # unchanged
 
 
 def test_a_reset_ends_every_session_and_remember_cookie(

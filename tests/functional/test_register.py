@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from bs4 import BeautifulSoup
 
+from tests.security.checklist_support import fields_in_error
 from tests.support import STRONG_PASSWORD, HttpsClient
 from webapp.models import User
 
@@ -66,6 +67,26 @@ def test_mismatched_confirmation_is_reported_beside_its_field(
 
     assert response.status_code == 422
     assert "do not match" in _field_error(response.text, "confirm_password")
+    assert stored_users() == []
+
+
+def test_an_empty_password_is_reported_alone_not_also_as_a_mismatch(
+    client: HttpsClient, stored_users: Callable[[], list[User]]
+) -> None:
+    response = client.submit(
+        "/register",
+        {
+            "email": "ann@example.com",
+            "name": "Ann",
+            "password": "",
+            "confirm_password": STRONG_PASSWORD,
+        },
+    )
+
+    assert response.status_code == 422
+    assert _field_error(response.text, "password") == "Error: Choose a password."
+    assert fields_in_error(response.text) == {"password"}
+    assert "do not match" not in response.text
     assert stored_users() == []
 
 

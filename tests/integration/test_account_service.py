@@ -6,6 +6,7 @@ Every check reads the database file through a new connection (``fresh_read`` /
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import timedelta
 
 import pytest
@@ -47,6 +48,10 @@ def _stored_hash(fresh_read: FreshRead, email: str = "ann@example.com") -> str:
     return user.password_hash
 
 
+def _hash(token: str) -> str:
+    return sessions.hash_token(token)
+
+
 def _revoked(fresh_read: FreshRead, token: str) -> bool:
     (row,) = fresh_read(
         select(UserSession).where(UserSession.token_hash == sessions.hash_token(token))
@@ -56,6 +61,9 @@ def _revoked(fresh_read: FreshRead, token: str) -> bool:
 
 # --- change_password ------------------------------------------------------------------------
 
+CAFE = "café au lait by the lighthouse"  # composed é
+CAFE_NFD = unicodedata.normalize("NFD", CAFE)  # e and a combining acute accent
+
 
 def test_change_password_commits_the_new_hash(fresh_read: FreshRead) -> None:
     """Proves the single commit (by revoke_user_sessions) also writes the new hash."""
@@ -63,7 +71,7 @@ def test_change_password_commits_the_new_hash(fresh_read: FreshRead) -> None:
     mine = _open(ann)
     old_hash = _stored_hash(fresh_read)
 
-    accounts.change_password(ann, STRONG_PASSWORD, NEW_PASSWORD, keep_token=mine, throttle=None)
+    accounts.change_password(ann, STRONG_PASSWORD, NEW_PASSWORD, session_token=mine, throttle=None)
 
     stored = _stored_hash(fresh_read)
     assert stored != old_hash
@@ -76,20 +84,45 @@ def test_change_password_commits_the_new_hash(fresh_read: FreshRead) -> None:
     assert not db.session.new
 
 
-def test_change_password_revokes_the_other_sessions_but_keeps_the_current_one(
+def test_change_password_gives_this_session_a_new_token_and_revokes_the_others(
     fresh_read: FreshRead,
 ) -> None:
-    """Proves the UPDATE ends every other session of the user, keeps keep_token's, spares Bob."""
+    """Proves this session's row gets the new token's hash, the others end, Bob's stays."""
     ann, bob = _ann(), _bob()
     mine, laptop, phone = _open(ann), _open(ann), _open(ann, remember=True)
     bobs = _open(bob)
+    (row_id,) = fresh_read(select(UserSession.id).where(UserSession.token_hash == _hash(mine)))
 
-    accounts.change_password(ann, STRONG_PASSWORD, NEW_PASSWORD, keep_token=mine, throttle=None)
+    token = accounts.change_password(
+        ann, STRONG_PASSWORD, NEW_PASSWORD, session_token=mine, throttle=None
+    )
 
-    ended = {token: _revoked(fresh_read, token) for token in (mine, laptop, phone, bobs)}
-    assert ended == {mine: False, laptop: True, phone: True, bobs: False}
-    assert sessions.load_session(mine, LIMITS) is not None
+    assert fresh_read(select(UserSession).where(UserSession.token_hash == _hash(mine))) == []
+    tokens = {"new": token.value, "laptop": laptop, "phone": phone, "bob": bobs}
+    ended = {name: _revoked(fresh_read, value) for name, value in tokens.items()}
+    assert ended == {"new": False, "laptop": True, "phone": True, "bob": False}
+    renewed = sessions.load_session(token.value, LIMITS)
+    assert renewed is not None
+    assert renewed.id == row_id  # the same session, under a new token
+    assert sessions.load_session(mine, LIMITS) is None
     assert sessions.load_session(phone, LIMITS) is None
+
+
+@pytest.mark.parametrize("remember", [True, False])
+def test_change_password_keeps_the_session_remembered_or_not(
+    fresh_read: FreshRead, remember: bool
+) -> None:
+    """Proves the returned flag is the stored row's, so the cookie matches the session."""
+    ann = _ann()
+    mine = _open(ann, remember=remember)
+
+    token = accounts.change_password(
+        ann, STRONG_PASSWORD, NEW_PASSWORD, session_token=mine, throttle=None
+    )
+
+    assert token.remember is remember
+    (row,) = fresh_read(select(UserSession))
+    assert row.remember is remember
 
 
 def test_change_password_expires_outstanding_reset_links(fresh_rows: FreshRows) -> None:
@@ -98,7 +131,7 @@ def test_change_password_expires_outstanding_reset_links(fresh_rows: FreshRows) 
     mine = _open(ann)
     issue_token(ann, RESET, timedelta(hours=1))
 
-    accounts.change_password(ann, STRONG_PASSWORD, NEW_PASSWORD, keep_token=mine, throttle=None)
+    accounts.change_password(ann, STRONG_PASSWORD, NEW_PASSWORD, session_token=mine, throttle=None)
 
     (token,) = fresh_rows("SELECT purpose, used_at FROM account_tokens")
     assert token["purpose"] == RESET
@@ -114,13 +147,36 @@ def test_change_password_with_a_wrong_current_password_changes_nothing(
     old_hash = _stored_hash(fresh_read)
 
     with pytest.raises(WrongPassword):
-        accounts.change_password(ann, WRONG, NEW_PASSWORD, keep_token=mine, throttle=None)
+        accounts.change_password(ann, WRONG, NEW_PASSWORD, session_token=mine, throttle=None)
 
     assert _stored_hash(fresh_read) == old_hash
     assert not _revoked(fresh_read, mine)
     assert not _revoked(fresh_read, other)
     db.session.commit()  # even a later commit in the same session finds nothing pending
     assert _stored_hash(fresh_read) == old_hash
+
+
+@pytest.mark.parametrize(
+    ("current", "new"),
+    [(STRONG_PASSWORD, STRONG_PASSWORD), (CAFE, CAFE_NFD), (CAFE_NFD, CAFE)],
+    ids=["same", "new-decomposed", "current-decomposed"],
+)
+def test_change_password_refuses_the_current_password_again(
+    fresh_read: FreshRead, current: str, new: str
+) -> None:
+    """Proves the refusal leaves the stored hash and every session as they were."""
+    ann = users.register_user("ann@example.com", "Ann", current)
+    mine, other = _open(ann), _open(ann)
+    old_hash = _stored_hash(fresh_read)
+
+    with pytest.raises(PasswordRejected) as raised:
+        accounts.change_password(ann, current, new, session_token=mine, throttle=None)
+
+    assert raised.value.reason == "Choose a password different from your current one."
+    db.session.commit()  # even a later commit in the same session finds nothing pending
+    assert _stored_hash(fresh_read) == old_hash
+    assert not _revoked(fresh_read, mine)
+    assert not _revoked(fresh_read, other)
 
 
 @pytest.mark.parametrize("new", ["fourteen chars", "1qaz2wsx3edc4rfv", "ann@example.com" * 2])
@@ -133,10 +189,11 @@ def test_change_password_applies_the_policy_and_changes_nothing(
     old_hash = _stored_hash(fresh_read)
 
     with pytest.raises(PasswordRejected):
-        accounts.change_password(ann, STRONG_PASSWORD, new, keep_token=mine, throttle=None)
+        accounts.change_password(ann, STRONG_PASSWORD, new, session_token=mine, throttle=None)
 
     db.session.commit()
     assert _stored_hash(fresh_read) == old_hash
+    assert not _revoked(fresh_read, mine)
     assert not _revoked(fresh_read, other)
 
 
@@ -149,19 +206,21 @@ def test_wrong_current_passwords_count_towards_the_account_throttle(
     policy = ThrottlePolicy()
     for _ in range(policy.free_failures):
         with pytest.raises(WrongPassword):
-            accounts.change_password(ann, WRONG, NEW_PASSWORD, keep_token=mine, throttle=policy)
+            accounts.change_password(ann, WRONG, NEW_PASSWORD, session_token=mine, throttle=policy)
     old_hash = _stored_hash(fresh_read)
 
     with pytest.raises(LoginThrottled):
         accounts.change_password(
-            ann, STRONG_PASSWORD, NEW_PASSWORD, keep_token=mine, throttle=policy
+            ann, STRONG_PASSWORD, NEW_PASSWORD, session_token=mine, throttle=policy
         )
     with pytest.raises(LoginThrottled):  # the same counter as signing in
         users.authenticate("ann@example.com", STRONG_PASSWORD, policy)
 
     assert _stored_hash(fresh_read) == old_hash
     clock.shift(timedelta(seconds=31))
-    accounts.change_password(ann, STRONG_PASSWORD, NEW_PASSWORD, keep_token=mine, throttle=policy)
+    accounts.change_password(
+        ann, STRONG_PASSWORD, NEW_PASSWORD, session_token=mine, throttle=policy
+    )
     assert passwords.hasher.verify(_stored_hash(fresh_read), NEW_PASSWORD)
 
 

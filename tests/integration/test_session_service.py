@@ -65,6 +65,26 @@ def test_c26_tokens_are_unique() -> None:
     db.session.rollback()
 
 
+def test_open_session_ends_the_sessions_it_replaces_in_the_same_commit(
+    fresh_read: FreshRead,
+) -> None:
+    """Proves the replaced sessions (anyone's) end, others stay, and the new one is open."""
+    ann = _ann()
+    bob = users.register_user("bob@example.com", "Bob", STRONG_PASSWORD)
+    anns_remembered, anns_other, bobs = _open(ann, remember=True), _open(ann), _open(bob)
+
+    token = sessions.open_session(
+        bob, remember=False, user_agent="UA", ip="192.0.2.1", replaces=[anns_remembered, bobs]
+    )
+
+    assert _stored(fresh_read, anns_remembered).revoked_at is not None
+    assert _stored(fresh_read, bobs).revoked_at is not None
+    assert _stored(fresh_read, anns_other).revoked_at is None
+    assert _stored(fresh_read, token).revoked_at is None
+    assert sessions.load_session(anns_remembered, LIMITS) is None
+    assert sessions.load_session(token, LIMITS) is not None
+
+
 def test_load_unknown_token_is_none() -> None:
     """Proves scalar(select(...)) gives None for a token hash that matches no row."""
     _open(_ann())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from http.cookies import Morsel, SimpleCookie
 from typing import Any
 
 from bs4 import BeautifulSoup
@@ -45,14 +44,10 @@ def field_error(html: str, field: str) -> str:
     return error.get_text(" ", strip=True)
 
 
-def set_cookies(response: TestResponse) -> dict[str, Morsel[str]]:
-    """The cookies a response sets, parsed with the standard library, by name."""
-    cookies: dict[str, Morsel[str]] = {}
-    for header in response.headers.getlist("Set-Cookie"):
-        parsed: SimpleCookie = SimpleCookie()
-        parsed.load(header)
-        cookies.update(parsed)
-    return cookies
+def fields_in_error(html: str) -> set[str]:
+    """The ids of the form controls a page marks invalid."""
+    soup = BeautifulSoup(html, "html.parser")
+    return {control["id"] for control in soup.find_all(attrs={"aria-invalid": "true"})}
 
 
 def session_data(app: Flask, cookie_value: str) -> dict[str, Any]:

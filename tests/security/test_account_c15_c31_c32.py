@@ -17,7 +17,13 @@ from tests.security.checklist_support import (
     stored_sessions,
     stored_users,
 )
-from tests.support import STRONG_PASSWORD, HttpsClient, copy_cookies, csrf_token_in
+from tests.support import (
+    STRONG_PASSWORD,
+    HttpsClient,
+    copy_cookies,
+    csrf_token_in,
+    restart_browser,
+)
 from webapp.extensions import jobs
 
 NEW_PASSWORD = "velvet otter climbs the lighthouse"
@@ -151,7 +157,7 @@ def test_c31_password_change_ends_other_sessions(
     assert b_row.revoked_at is not None
 
 
-def test_c31_password_change_from_a_remembered_session_keeps_its_remember_cookie(
+def test_c31_password_change_from_a_remembered_session_renews_its_remember_cookie(
     app: Flask, app_client_factory: Callable[[], HttpsClient]
 ) -> None:
     first, restored = _restored(app_client_factory)
@@ -160,7 +166,9 @@ def test_c31_password_change_from_a_remembered_session_keeps_its_remember_cookie
     assert _change(restored, STRONG_PASSWORD).status_code == 303
 
     assert restored.get("/account").status_code == 200
-    assert first.get("/account").status_code == 200  # the same session: its cookie lives on
+    assert restart_browser(restored).get("/account").status_code == 200  # still remembered
+    # The same session under a new token: the cookies from before the change are dead.
+    assert first.get("/account").status_code == 302
 
 
 # --- 32: sensitive pages need a fresh sign-in -------------------------------------------------

@@ -6,15 +6,20 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from http.cookies import Morsel, SimpleCookie
 
 import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app, new_client
+from tests.support import (
+    STRONG_PASSWORD,
+    HttpsClient,
+    csrf_token_in,
+    is_deleted,
+    make_app,
+    new_client,
+    set_cookies,
+)
 from webapp import create_app
 from webapp.extensions import db
 
@@ -172,21 +177,6 @@ def _hsts_max_age(response: TestResponse) -> int:
 def _cache_directives(response: TestResponse) -> set[str]:
     value = response.headers.get("Cache-Control", "")
     return {token.strip().lower() for token in value.split(",") if token.strip()}
-
-
-def _set_cookies(response: TestResponse) -> dict[str, Morsel[str]]:
-    cookies: dict[str, Morsel[str]] = {}
-    for header in response.headers.getlist("Set-Cookie"):
-        jar: SimpleCookie = SimpleCookie()
-        jar.load(header)
-        cookies.update(jar)
-    return cookies
-
-
-def _is_deleted(cookie: Morsel[str]) -> bool:
-    if cookie["max-age"] == "0":
-        return True
-    return bool(cookie["expires"]) and parsedate_to_datetime(cookie["expires"]) < datetime.now(UTC)
 
 
 @pytest.fixture
@@ -373,7 +363,7 @@ def test_c33_sign_up_sets_the_session_cookie_on_an_unstored_response(
     response = client.register()
 
     assert response.status_code == 303
-    assert "__Host-session" in _set_cookies(response)
+    assert "__Host-session" in set_cookies(response)
     assert _cache_directives(response) == {"no-store"}
 
 
@@ -406,10 +396,10 @@ def test_c28_sign_out_deletes_the_remember_cookie_and_the_signed_in_session(
 
     response = client.logout()
 
-    cookies = _set_cookies(response)
-    assert _is_deleted(cookies["__Host-remember"])
+    cookies = set_cookies(response)
+    assert is_deleted(cookies["__Host-remember"])
     session_cookie = cookies["__Host-session"]
-    if not _is_deleted(session_cookie):  # replaced by one holding only the flash message
+    if not is_deleted(session_cookie):  # replaced by one holding only the flash message
         assert session_cookie.value != signed_in.value
         data = app.session_interface.get_signing_serializer(app).loads(session_cookie.value)
         assert "_user_id" not in data

@@ -306,7 +306,7 @@ def test_c48_the_token_dies_when_the_password_changes(smtp_app: Flask, outbox: O
         user = users.get_user_by_email("ann@example.com")
         assert user is not None
         accounts.change_password(
-            user, STRONG_PASSWORD, NEW_PASSWORD, keep_token=None, throttle=None
+            user, STRONG_PASSWORD, NEW_PASSWORD, session_token="not signed in", throttle=None
         )
 
     assert _open(new_client(smtp_app), link).status_code == 400

@@ -19,11 +19,18 @@ from tests.security.checklist_support import (
     T0,
     location_path,
     session_data,
-    set_cookies,
     stored_sessions,
 )
-from tests.support import HttpsClient, make_app, new_client
-from webapp.services import sessions
+from tests.support import (
+    STRONG_PASSWORD,
+    HttpsClient,
+    is_deleted,
+    make_app,
+    new_client,
+    set_cookies,
+)
+from webapp.services import sessions, users
+from webapp.services.tokens import RESET, issue_token
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32): 256 bits
 
@@ -65,6 +72,49 @@ def test_c23_the_session_cookie_is_host_only_secure_httponly_and_lax(
     assert cookie["domain"] == ""
     if moment.startswith("anonymous"):
         assert "csrf_token" in session_data(app, cookie.value)  # it carries the CSRF seed
+
+
+REMEMBER_COOKIE = "__Host-remember"
+COOKIE_ATTRIBUTES = ("secure", "httponly", "samesite", "path", "domain")
+NEW_PASSWORD = "a brand new passphrase for ann"
+
+
+def _reset_in_this_browser(client: HttpsClient) -> TestResponse:
+    app = client.application
+    with app.app_context():
+        user = users.get_user_by_email("ann@example.com")
+        assert user is not None
+        token = issue_token(user, RESET, timedelta(hours=1))
+    assert client.get(f"/password/reset/{token}").status_code == 303
+    data = {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    return client.submit("/password/reset", data)
+
+
+COOKIE_DELETING_MOMENTS: dict[str, Callable[[HttpsClient], TestResponse]] = {
+    "sign-out": lambda c: c.logout(),
+    "account deletion": lambda c: c.submit("/account/delete", {"password": STRONG_PASSWORD}),
+    "reset in a signed-in browser": _reset_in_this_browser,
+}
+
+
+@pytest.mark.parametrize("moment", list(COOKIE_DELETING_MOMENTS))
+def test_c23_every_cookie_deletion_repeats_the_attributes_the_cookie_was_set_with(
+    client: HttpsClient, app_client_factory: Callable[[], HttpsClient], moment: str
+) -> None:
+    """A browser ignores the deletion of a __Host- cookie without Secure and Path=/."""
+    app_client_factory().register()
+    set_with = set_cookies(client.login(remember="y"))
+    assert {SESSION_COOKIE, REMEMBER_COOKIE} <= set(set_with)
+
+    response = COOKIE_DELETING_MOMENTS[moment](client)
+
+    assert response.status_code == 303
+    deleted = {name: c for name, c in set_cookies(response).items() if is_deleted(c)}
+    assert REMEMBER_COOKIE in deleted
+    for name, deletion in deleted.items():
+        assert {key: deletion[key] for key in COOKIE_ATTRIBUTES} == {
+            key: set_with[name][key] for key in COOKIE_ATTRIBUTES
+        }, name
 
 
 # --- c26: strong tokens, never in URLs -----------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.cookies import SimpleCookie
 
 import pytest
 import time_machine
@@ -14,7 +13,7 @@ from pytest_mock import MockerFixture
 from werkzeug.test import TestResponse
 
 from tests.smtp import Outbox, link_in
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app, set_cookies
 from webapp.extensions import jobs
 from webapp.passwords import PasswordHasher
 from webapp.services import users
@@ -48,12 +47,10 @@ def _attempt(client: HttpsClient, email: str, password: str, ip: str) -> TestRes
 def _comparable(response: TestResponse) -> tuple[int, str, list[tuple[str, ...]]]:
     html = re.sub(r'name="csrf_token"[^>]*value="[^"]+"', "", response.text)
     html = re.sub(r'(id="email"[^>]*value=")[^"]*"', r"\1", html)
-    cookies = []
-    for header in response.headers.getlist("Set-Cookie"):
-        jar = SimpleCookie()
-        jar.load(header)
-        for name, morsel in jar.items():
-            cookies.append((name, morsel["secure"], morsel["httponly"], morsel["samesite"]))
+    cookies = [
+        (name, morsel["secure"], morsel["httponly"], morsel["samesite"])
+        for name, morsel in set_cookies(response).items()
+    ]
     return response.status_code, html, sorted(cookies)
 
 

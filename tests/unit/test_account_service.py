@@ -6,6 +6,7 @@ WHERE clause, ON DELETE CASCADE) is proven again in tests/integration/test_accou
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import timedelta
 from typing import Any
 from unittest.mock import NonCallableMagicMock
@@ -50,6 +51,16 @@ def _updates(session_mock: NonCallableMagicMock, table: str) -> list[Update]:
 
 # --- change_password ------------------------------------------------------------------------
 
+CAFE = "café au lait by the lighthouse"  # composed é
+CAFE_NFD = unicodedata.normalize("NFD", CAFE)  # e and a combining acute accent
+
+
+def _current(session_mock: NonCallableMagicMock, *, remember: bool = False) -> UserSession:
+    """This browser's open session row, as the token lookup finds it."""
+    row = UserSession(id=3, user_id=7, token_hash=sessions.hash_token("mine"), remember=remember)
+    session_mock.scalar.return_value = row
+    return row
+
 
 @pytest.mark.twin("test_change_password_commits_the_new_hash")
 def test_change_password_sets_a_new_argon2_hash_and_commits_once(
@@ -57,8 +68,11 @@ def test_change_password_sets_a_new_argon2_hash_and_commits_once(
 ) -> None:
     user = _user()
     old_hash = user.password_hash
+    _current(session_mock)
 
-    accounts.change_password(user, STRONG_PASSWORD, NEW_PASSWORD, keep_token="mine", throttle=None)
+    accounts.change_password(
+        user, STRONG_PASSWORD, NEW_PASSWORD, session_token="mine", throttle=None
+    )
 
     assert user.password_hash != old_hash
     assert user.password_hash.startswith("$argon2id$")
@@ -72,13 +86,23 @@ def test_change_password_sets_a_new_argon2_hash_and_commits_once(
     session_mock.rollback.assert_not_called()
 
 
-def test_change_password_revokes_the_other_sessions_but_keeps_the_current_one(
+def test_change_password_gives_this_session_a_new_token_and_revokes_the_others(
     session_mock: NonCallableMagicMock,
 ) -> None:
-    accounts.change_password(
-        _user(), STRONG_PASSWORD, NEW_PASSWORD, keep_token="mine", throttle=None
+    row = _current(session_mock)
+
+    token = accounts.change_password(
+        _user(), STRONG_PASSWORD, NEW_PASSWORD, session_token="mine", throttle=None
     )
 
+    assert token.value != "mine"
+    assert row.token_hash == sessions.hash_token(token.value)
+    (lookup,), _ = session_mock.scalar.call_args
+    sql, params = _sql(lookup)
+    assert "user_sessions.user_id = ?" in sql
+    assert "user_sessions.token_hash = ?" in sql
+    assert "user_sessions.revoked_at IS NULL" in sql
+    assert params == [7, sessions.hash_token("mine")]
     (statement,) = _updates(session_mock, "user_sessions")
     sql, params = _sql(statement)
     assert sql.startswith("UPDATE user_sessions SET revoked_at=")
@@ -86,15 +110,31 @@ def test_change_password_revokes_the_other_sessions_but_keeps_the_current_one(
     assert "user_sessions.revoked_at IS NULL" in sql
     assert "user_sessions.token_hash != ?" in sql
     assert 7 in params
-    assert sessions.hash_token("mine") in params
-    assert "mine" not in params  # only the hash is ever compared
+    assert sessions.hash_token(token.value) in params  # the renewed session is spared
+    assert sessions.hash_token("mine") not in params  # the old token is not
+    assert "mine" not in params  # only hashes are ever compared
+
+
+@pytest.mark.parametrize("remember", [True, False])
+def test_change_password_keeps_the_session_remembered_or_not(
+    session_mock: NonCallableMagicMock, remember: bool
+) -> None:
+    _current(session_mock, remember=remember)
+
+    token = accounts.change_password(
+        _user(), STRONG_PASSWORD, NEW_PASSWORD, session_token="mine", throttle=None
+    )
+
+    assert token.remember is remember
 
 
 def test_change_password_expires_outstanding_reset_links(
     session_mock: NonCallableMagicMock,
 ) -> None:
+    _current(session_mock)
+
     accounts.change_password(
-        _user(), STRONG_PASSWORD, NEW_PASSWORD, keep_token="mine", throttle=None
+        _user(), STRONG_PASSWORD, NEW_PASSWORD, session_token="mine", throttle=None
     )
 
     (statement,) = _updates(session_mock, "account_tokens")
@@ -112,9 +152,31 @@ def test_change_password_with_a_wrong_current_password_changes_nothing(
     old_hash = user.password_hash
 
     with pytest.raises(WrongPassword):
-        accounts.change_password(user, WRONG, NEW_PASSWORD, keep_token="mine", throttle=None)
+        accounts.change_password(user, WRONG, NEW_PASSWORD, session_token="mine", throttle=None)
 
     assert user.password_hash == old_hash
+    session_mock.scalar.assert_not_called()
+    session_mock.execute.assert_not_called()
+    session_mock.commit.assert_not_called()
+
+
+@pytest.mark.parametrize(
+    ("current", "new"),
+    [(STRONG_PASSWORD, STRONG_PASSWORD), (CAFE, CAFE_NFD), (CAFE_NFD, CAFE)],
+    ids=["same", "new-decomposed", "current-decomposed"],
+)
+def test_change_password_refuses_the_current_password_again(
+    session_mock: NonCallableMagicMock, current: str, new: str
+) -> None:
+    user = _user(current)
+    old_hash = user.password_hash
+
+    with pytest.raises(PasswordRejected) as raised:
+        accounts.change_password(user, current, new, session_token="mine", throttle=None)
+
+    assert raised.value.reason == "Choose a password different from your current one."
+    assert user.password_hash == old_hash
+    session_mock.scalar.assert_not_called()
     session_mock.execute.assert_not_called()
     session_mock.commit.assert_not_called()
 
@@ -134,7 +196,7 @@ def test_change_password_applies_the_policy_and_changes_nothing(
     old_hash = user.password_hash
 
     with pytest.raises(PasswordRejected) as raised:
-        accounts.change_password(user, STRONG_PASSWORD, new, keep_token="mine", throttle=None)
+        accounts.change_password(user, STRONG_PASSWORD, new, session_token="mine", throttle=None)
 
     assert reason in raised.value.reason
     assert user.password_hash == old_hash
@@ -149,11 +211,11 @@ def test_wrong_current_passwords_count_towards_the_account_throttle(
     policy = ThrottlePolicy()
     for _ in range(policy.free_failures):
         with pytest.raises(WrongPassword):
-            accounts.change_password(user, WRONG, NEW_PASSWORD, keep_token="t", throttle=policy)
+            accounts.change_password(user, WRONG, NEW_PASSWORD, session_token="t", throttle=policy)
 
     with pytest.raises(LoginThrottled) as raised:
         accounts.change_password(
-            user, STRONG_PASSWORD, NEW_PASSWORD, keep_token="t", throttle=policy
+            user, STRONG_PASSWORD, NEW_PASSWORD, session_token="t", throttle=policy
         )
 
     assert raised.value.retry_after == 30

@@ -16,10 +16,10 @@ import pytest
 from flask import Flask
 from werkzeug.datastructures import MultiDict
 from wtforms import Field
-from wtforms.validators import Email, EqualTo, ValidationError
+from wtforms.validators import Email, ValidationError
 
 from webapp.auth.forms import PASSWORD_FIELD_MAX, _email_field, _password_field
-from webapp.forms import Form
+from webapp.forms import Form, Repeats
 from webapp.models import EMAIL_MAX_LENGTH
 
 ADDRESS = "ann@example.com"
@@ -51,7 +51,7 @@ def _password_form(*checks: object) -> Callable[[], Form]:
             again = _password_field(
                 "Confirm new password",
                 "Enter the new password again.",
-                EqualTo("password", message="The two passwords do not match."),
+                Repeats("password", "The two passwords do not match."),
             )
 
         return PasswordForm(meta={"csrf": False})
@@ -163,6 +163,13 @@ def test_password_field_applies_the_extra_checks(app: Flask) -> None:
 
     assert form.password.errors == []
     assert form.again.errors == ["The two passwords do not match."]
+
+
+def test_an_empty_password_is_not_also_called_a_mismatch(app: Flask) -> None:
+    form = _submit(app, _password_form(), {"password": "", "again": PASSWORD})
+
+    assert form.password.errors == ["Choose a new password."]
+    assert form.again.errors == []
 
 
 # --- the Form base class ----------------------------------------------------------------------

@@ -58,6 +58,37 @@ def test_open_session_keeps_at_most_45_characters_of_the_address(
     assert row.ip == address[:45]
 
 
+def test_open_session_ends_the_sessions_it_replaces_in_the_same_commit(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    user = User(id=1, email="ann@example.com", name="Ann", password_hash="x")
+
+    token = sessions.open_session(
+        user, remember=False, user_agent="UA", ip="192.0.2.1", replaces=["a's", "b's"]
+    )
+
+    (statement,), _ = session_mock.execute.call_args
+    compiled = statement.compile()
+    assert str(compiled).startswith("UPDATE user_sessions SET revoked_at")
+    assert "user_sessions.revoked_at IS NULL" in str(compiled)
+    assert [sessions.hash_token("a's"), sessions.hash_token("b's")] in compiled.params.values()
+    (row,), _ = session_mock.add.call_args
+    assert row.token_hash == sessions.hash_token(token)
+    names = [name for name, _, _ in session_mock.mock_calls]
+    assert names == ["execute", "add", "commit"]
+
+
+@pytest.mark.twin("test_c26_open_session_stores_only_the_hash_of_a_strong_token")
+def test_open_session_with_nothing_to_replace_ends_nothing(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    user = User(id=1, email="ann@example.com", name="Ann", password_hash="x")
+
+    sessions.open_session(user, remember=False, user_agent="UA", ip="192.0.2.1")
+
+    session_mock.execute.assert_not_called()
+
+
 def test_c26_tokens_are_unique(session_mock: NonCallableMagicMock) -> None:
     user = User(id=1, email="ann@example.com", name="Ann", password_hash="x")
 
@@ -160,7 +191,7 @@ def test_revoke_session_updates_the_open_row_by_hash(session_mock: NonCallableMa
     compiled = statement.compile()
     assert str(compiled).startswith("UPDATE user_sessions SET revoked_at")
     assert "user_sessions.revoked_at IS NULL" in str(compiled)
-    assert sessions.hash_token("tok") in compiled.params.values()
+    assert [sessions.hash_token("tok")] in compiled.params.values()
     session_mock.commit.assert_called_once_with()
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from wtforms import HiddenField
-from wtforms.validators import AnyOf, EqualTo, InputRequired
+from wtforms.validators import AnyOf, InputRequired
 
 from webapp.auth.forms import _password_field
-from webapp.forms import Form
+from webapp.forms import Form, Repeats
 
 REVOKE = "revoke"
 OTHERS = "others"
@@ -26,7 +26,7 @@ class ChangePasswordForm(Form):
     confirm_password = _password_field(
         "Confirm new password",
         "Enter the new password again.",
-        EqualTo("new_password", message="The two new passwords do not match."),
+        Repeats("new_password", "The two new passwords do not match."),
     )
 
 

@@ -37,7 +37,7 @@ from webapp.account.forms import (
 )
 from webapp.errors import too_many_requests
 from webapp.extensions import limiter
-from webapp.identity import session_limits
+from webapp.identity import session_limits, use_new_token
 from webapp.models import User
 from webapp.redirects import safe_next
 from webapp.services import accounts, sessions
@@ -115,16 +115,16 @@ def confirm() -> Response | FormPage | Throttled:
 @limiter.limit(_login_rate_limit, methods=["POST"])
 @fresh_login_required
 def change_password() -> Response | FormPage | Throttled:
-    """Change the password with the current one; every other session ends."""
+    """Change the password with the current one; this browser gets a new token, others end."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         user = _me()
         try:
-            accounts.change_password(
+            token = accounts.change_password(
                 user,
                 form.current_password.data,
                 form.new_password.data,
-                keep_token=user.session_token,
+                session_token=user.session_token,
                 throttle=_throttle(),
             )
         except LoginThrottled as exc:
@@ -137,6 +137,7 @@ def change_password() -> Response | FormPage | Throttled:
             audit.record("password_change", "rejected", user_id=user.id, reason="password_policy")
             form.new_password.errors.append(exc.reason)
         else:
+            use_new_token(user, token)
             audit.record("password_change", "success", user_id=user.id)
             notifications.send_password_changed(user)
             flash(CHANGED_NOTICE, "success")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
+from wtforms.validators import DataRequired, Email, InputRequired, Length
 
-from webapp.forms import Form, ReadableText
+from webapp.forms import Form, ReadableText, Repeats
 from webapp.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
 
 # Longer than any password the policy accepts, so the policy gives the reason, yet
@@ -61,7 +61,7 @@ class RegisterForm(Form):
     confirm_password = _password_field(
         "Confirm password",
         "Enter the password again.",
-        EqualTo("password", message="The two passwords do not match."),
+        Repeats("password", "The two passwords do not match."),
     )
 
 
@@ -87,5 +87,5 @@ class ResetPasswordForm(Form):
     confirm_password = _password_field(
         "Confirm new password",
         "Enter the new password again.",
-        EqualTo("password", message="The two passwords do not match."),
+        Repeats("password", "The two passwords do not match."),
     )

@@ -186,6 +186,8 @@ def logout() -> Response:
 def forgot_password() -> Page:
     """Ask for a reset link; the answer never says whether an account has the address."""
     form = EmailRequestForm()
+    if request.method == "GET" and current_user.is_authenticated:
+        form.email.data = current_user.email  # a signed-in person asks for their own
     if form.validate_on_submit():
         # Checked for every address alike, so the outage page reveals nothing either.
         if not mailer.is_available():

@@ -6,12 +6,15 @@ from datetime import timedelta
 
 from webapp.extensions import db, passwords
 from webapp.models import User, utcnow
+from webapp.passwords import normalize
 from webapp.services import throttle as throttling
-from webapp.services.errors import InvalidToken, WrongPassword
-from webapp.services.sessions import revoke_user_sessions
+from webapp.services.errors import InvalidToken, PasswordRejected, WrongPassword
+from webapp.services.sessions import NewToken, replace_token, revoke_user_sessions
 from webapp.services.throttle import ThrottlePolicy
 from webapp.services.tokens import RESET, VERIFY, expire_tokens, find_token, issue_token
 from webapp.services.users import account_key, get_user_by_email
+
+SAME_PASSWORD = "Choose a password different from your current one."  # noqa: S105
 
 
 def confirm_password(user: User, password: str, throttle: ThrottlePolicy | None) -> None:
@@ -42,13 +45,23 @@ def change_password(
     current: str,
     new: str,
     *,
-    keep_token: str | None,
+    session_token: str,
     throttle: ThrottlePolicy | None,
-) -> None:
-    """Replace the password and end the other sessions (WrongPassword, PasswordRejected)."""
+) -> NewToken:
+    """Replace the password; this session gets a new token and every other one ends.
+
+    Raises WrongPassword (or LoginThrottled) for a wrong current password, PasswordRejected
+    for a new one the policy refuses or that is the current one again.
+    """
     confirm_password(user, current, throttle)
+    # The current password is proven right, so comparing the texts is enough (no hashing).
+    if normalize(new) == normalize(current):
+        raise PasswordRejected(SAME_PASSWORD)
     _set_password(user, new)
-    revoke_user_sessions(user.id, keep_token=keep_token)  # commits the whole change
+    # A copy of this browser's cookies taken before the change must not work after it.
+    token = replace_token(user.id, session_token)
+    revoke_user_sessions(user.id, keep_token=token.value)  # commits the whole change
+    return token
 
 
 def request_password_reset(email: str, lifetime: timedelta) -> tuple[User, str] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,14 +28,34 @@ class SessionLimits:
     remember: timedelta
 
 
+@dataclass(frozen=True)
+class NewToken:
+    """A session's new token, and whether that session is remembered (so needs a new cookie)."""
+
+    value: str
+    remember: bool
+
+
 def hash_token(token: str) -> str:
     """The stored form of a token; a leaked table then gives no usable cookie."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def open_session(user: User, *, remember: bool, user_agent: str, ip: str) -> str:
-    """Record a new signed-in session and return its token (256 random bits)."""
-    token = secrets.token_urlsafe(32)
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 random bits
+
+
+def open_session(
+    user: User, *, remember: bool, user_agent: str, ip: str, replaces: Collection[str] = ()
+) -> str:
+    """Record a new signed-in session and return its token (256 random bits).
+
+    The sessions with a token in ``replaces`` end in the same commit: the browser's
+    previous sign-in, whoever it was, must not come back once another one starts.
+    """
+    if replaces:
+        _revoke_tokens(replaces)
+    token = _new_token()
     db.session.add(
         UserSession(
             user=user,
@@ -46,6 +67,26 @@ def open_session(user: User, *, remember: bool, user_agent: str, ip: str) -> str
     )
     db.session.commit()
     return token
+
+
+def replace_token(user_id: int, token: str) -> NewToken:
+    """Give the user's open session with ``token`` a new token; the caller commits.
+
+    A copy of the old cookies then opens nothing. A session that ended meanwhile stays
+    ended: the new token matches no open row either.
+    """
+    new = _new_token()
+    row = db.session.scalar(
+        select(UserSession).where(
+            UserSession.user_id == user_id,
+            UserSession.token_hash == hash_token(token),
+            UserSession.revoked_at.is_(None),
+        )
+    )
+    if row is None:
+        return NewToken(new, remember=False)
+    row.token_hash = hash_token(new)
+    return NewToken(new, remember=row.remember)
 
 
 def load_session(token: str, limits: SessionLimits) -> UserSession | None:
@@ -103,12 +144,19 @@ def revoke_user_session(user_id: int, session_id: int) -> bool:
 
 def revoke_session(token: str) -> None:
     """End the session with this token, if it is still open."""
+    _revoke_tokens([token])
+    db.session.commit()
+
+
+def _revoke_tokens(tokens: Collection[str]) -> None:
     db.session.execute(
         update(UserSession)
-        .where(UserSession.token_hash == hash_token(token), UserSession.revoked_at.is_(None))
+        .where(
+            UserSession.token_hash.in_([hash_token(token) for token in tokens]),
+            UserSession.revoked_at.is_(None),
+        )
         .values(revoked_at=utcnow())
     )
-    db.session.commit()
 
 
 def revoke_user_sessions(user_id: int, *, keep_token: str | None = None) -> None:
