@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,9 @@ def test_c05_hashes_in_flight_fit_in_memory(
 ) -> None:
     """Every worker thread hashing at once needs at most 19 MiB each, and their number is capped."""
     conf = _gunicorn_settings(monkeypatch, **({"WEB_CONCURRENCY": workers} if workers else {}))
-    monkeypatch.setenv("SECRET_KEY", "k" * 48)
+    monkeypatch.setenv("SECRET_KEY", secrets.token_hex(32))
     monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example")
     settings = load_settings(str(tmp_path))
 
     in_flight = conf.workers * conf.threads  # type: ignore[attr-defined]

@@ -191,11 +191,12 @@ def _is_deleted(cookie: Morsel[str]) -> bool:
 
 @pytest.fixture
 def production_app(monkeypatch: pytest.MonkeyPatch) -> Flask:
-    """The app as production builds it: only SECRET_KEY from the environment."""
+    """The app as production builds it: only what it requires from the environment."""
     monkeypatch.delenv("APP_ENV", raising=False)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
-    monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+    monkeypatch.setenv("SECRET_KEY", secrets.token_hex(32))
     monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example")
     return create_app()
 
 
