@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 
 CORES = multiprocessing.cpu_count()
@@ -42,6 +43,7 @@ def _webapp_module(name: str) -> ModuleType:
     return module
 
 
+webapp_config = _webapp_module("config")
 webapp_redaction = _webapp_module("redaction")
 
 
@@ -52,7 +54,25 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers are processes: one request each at a time. A login is CPU-bound (Argon2id, about
 # 20 ms and 19 MiB per hash), so about one worker per core; never fewer than 1, and never more
 # than gunicorn's 2 * cores + 1 ceiling (more only adds memory and context switches).
-workers = min(max(_env_int("WEB_CONCURRENCY", CORES), 1), 2 * CORES + 1)
+# Rate-limit counters in memory:// are each process's own, so several workers would multiply
+# every limit: on memory:// the default is one worker, and production refuses more (on_starting).
+STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+DEFAULT_WORKERS = CORES if webapp_config.shares_counters(STORAGE_URI) else 1
+workers = min(max(_env_int("WEB_CONCURRENCY", DEFAULT_WORKERS), 1), 2 * CORES + 1)
+
+
+def on_starting(server: Arbiter) -> None:
+    """Refuse, before any worker starts, a worker count the rate-limit storage cannot serve.
+
+    Checked here rather than above: a command-line ``--workers`` overrides this file.
+    """
+    webapp_config.check_workers(
+        server.cfg.workers,
+        STORAGE_URI,
+        _env("APP_ENV", "production"),
+        throttled=webapp_config.throttling_enabled(),
+    )
+
 
 # More than 1 switches gunicorn to the gthread worker (threads sharing one process).
 threads = max(_env_int("GUNICORN_THREADS", 1), 1)

@@ -280,6 +280,31 @@ def check_mail_server(server: str) -> None:
         )
 
 
+def shares_counters(storage_uri: str) -> bool:
+    """Whether every process using this rate-limit storage sees the same counters."""
+    return not storage_uri.startswith("memory://")
+
+
+def check_workers(workers: int, storage_uri: str, app_env: str, *, throttled: bool = True) -> None:
+    """Refuse several production workers on memory://, where each would count on its own.
+
+    Not when throttling is off (RATELIMIT_ENABLED=0, benchmarks only): no limit to multiply.
+    """
+    if app_env == "production" and throttled and workers > 1 and not shares_counters(storage_uri):
+        raise ConfigError(
+            f"{workers} gunicorn workers on RATELIMIT_STORAGE_URI={storage_uri} would each keep "
+            f"their own rate-limit counters, so every limit would be {workers} times higher. "
+            "Set RATELIMIT_STORAGE_URI to a Redis server shared by all workers (e.g. "
+            "RATELIMIT_STORAGE_URI=redis://HOST:6379/0), or run one worker (WEB_CONCURRENCY=1, "
+            "or --workers 1)."
+        )
+
+
+def throttling_enabled() -> bool:
+    """RATELIMIT_ENABLED from the environment, as the app reads it (for gunicorn.conf.py)."""
+    return _env_bool("RATELIMIT_ENABLED", True)
+
+
 def check_public_url(url: str) -> None:
     """Refuse to run without an https base for the links in emails."""
     if not url.startswith("https://"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from webapp import create_app
-from webapp.config import ConfigError, check_secret_key, load_settings
+from webapp.config import ConfigError, check_secret_key, check_workers, load_settings
 
 STRONG_KEY = secrets.token_urlsafe(48)
 KEY_COMMAND = "python -c 'import secrets; print(secrets.token_hex(32))'"
@@ -98,6 +98,37 @@ def test_other_environments_start_without_a_mail_server(tmp_path: Path, name: st
     settings = load_settings(str(tmp_path), {"APP_ENV": name})
 
     assert settings["MAIL_SERVER"] == ""
+
+
+@pytest.mark.parametrize("workers", [2, 9])
+def test_production_refuses_several_workers_on_memory_storage(workers: int) -> None:
+    with pytest.raises(ConfigError) as refused:
+        check_workers(workers, "memory://", "production")
+
+    message = str(refused.value)
+    assert f"{workers} gunicorn workers on RATELIMIT_STORAGE_URI=memory://" in message
+    assert "Set RATELIMIT_STORAGE_URI to a Redis server" in message
+    assert "or run one worker" in message
+
+
+@pytest.mark.parametrize(
+    ("workers", "storage", "app_env"),
+    [
+        (1, "memory://", "production"),
+        (4, "redis://redis.internal:6379/0", "production"),
+        (4, "rediss://redis.internal:6380/0", "production"),
+        (4, "memory://", "development"),
+        (4, "memory://", "testing"),
+    ],
+)
+def test_one_worker_shared_counters_or_no_production_may_start(
+    workers: int, storage: str, app_env: str
+) -> None:
+    check_workers(workers, storage, app_env)  # raises nothing
+
+
+def test_without_throttling_several_workers_count_nothing() -> None:
+    check_workers(4, "memory://", "production", throttled=False)  # raises nothing
 
 
 def test_unknown_environment_is_refused() -> None:
