@@ -80,7 +80,7 @@ def test_c34_generated_keys_always_pass(generate: Callable[[], str]) -> None:
         check_secret_key(generate())
 
 
-def test_production_refuses_to_start_without_a_mail_server(
+def test_c49_production_refuses_to_start_without_a_mail_server(
     monkeypatch: pytest.MonkeyPatch, production_env: None
 ) -> None:
     monkeypatch.delenv("MAIL_SERVER")
