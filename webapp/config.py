@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # Keys that have appeared in documentation or samples: never acceptable in production.
 SAMPLE_SECRET_KEYS = frozenset(
@@ -307,7 +308,8 @@ def throttling_enabled() -> bool:
 
 def check_public_url(url: str) -> None:
     """Refuse to run without an https base for the links in emails."""
-    if not url.startswith("https://"):
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
         raise ConfigError(
             "PUBLIC_URL must be set to the site's https address (e.g. https://example.com): "
             "links in emails are built from it, never from the request's Host header."

@@ -45,7 +45,10 @@ def mask_log_record(record: logging.LogRecord) -> bool:
     """A logging filter: mask tokens in the message and traceback; every record passes."""
     if getattr(record, "show_tokens", False):
         return True
-    message = record.getMessage()
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):  # arguments that do not fit: the handler reports it
+        return True
     masked = mask_tokens(message)
     if masked != message:
         record.msg, record.args = masked, ()

@@ -15,7 +15,7 @@ from werkzeug.routing import RequestRedirect
 from tests.support import STRONG_PASSWORD, csrf_token_in, load_gunicorn_conf, make_app
 from webapp.mail import Mailer, build_message
 from webapp.models import User
-from webapp.redaction import mask_tokens
+from webapp.redaction import mask_log_record, mask_tokens
 from webapp.services import accounts
 
 TOKEN = "AbC-123_xyz"
@@ -148,3 +148,10 @@ def test_c49_development_mail_in_the_log_keeps_its_link(caplog: pytest.LogCaptur
         Mailer().send(message)
 
     assert link in caplog.text
+
+
+def test_a_record_whose_arguments_do_not_fit_is_left_to_the_handler() -> None:
+    record = logging.LogRecord("webapp", logging.ERROR, __file__, 1, "%s and %s", ("one",), None)
+
+    assert mask_log_record(record) is True
+    assert (record.msg, record.args) == ("%s and %s", ("one",))

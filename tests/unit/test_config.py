@@ -226,7 +226,9 @@ def test_an_empty_variable_means_the_default(
     assert settings["SITE_NAME"] == "Signup Demo"
 
 
-@pytest.mark.parametrize("url", ["", "http://signup.example", "signup.example"])
+@pytest.mark.parametrize(
+    "url", ["", "http://signup.example", "signup.example", "https://", "https:///x"]
+)
 def test_production_refuses_to_build_email_links_without_an_https_public_url(
     monkeypatch: pytest.MonkeyPatch, production_env: None, tmp_path: Path, url: str
 ) -> None:
