@@ -63,7 +63,7 @@ def require_https() -> Response | None:
     if request.query_string:
         target += "?" + quote(request.query_string, safe=QUERY_SAFE)
     response = redirect(target, 308)
-    # Browsers keep a 308 indefinitely unless told otherwise; this one depends on settings.
+    # Browsers keep a 308 indefinitely unless told otherwise; this one follows PUBLIC_URL.
     response.headers["Cache-Control"] = "no-store"
     return response
 
