@@ -5,20 +5,46 @@ Every value can be tuned through the environment; command-line flags still overr
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import os
-import re
 from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 
 CORES = multiprocessing.cpu_count()
 
 
+def _env(name: str, default: str) -> str:
+    """A variable's value; empty counts as unset, as in webapp/config.py."""
+    return os.environ.get(name, "").strip() or default
+
+
 def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+    return int(_env(name, str(default)))
+
+
+def _webapp_module(name: str) -> ModuleType:
+    """``webapp/<name>.py`` loaded from its file, without importing the ``webapp`` package.
+
+    This file runs in gunicorn's master process, which workers are forked from: had it imported
+    the app, every worker would inherit that copy and a HUP reload would keep the old code.
+    """
+    path = Path(__file__).resolve().parent / "webapp" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"gunicorn_conf_webapp_{name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+webapp_config = _webapp_module("config")
+webapp_redaction = _webapp_module("redaction")
 
 
 # Loopback by default, so a bare `gunicorn wsgi:app` (and `make run`) is not reachable from the
@@ -28,7 +54,25 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers are processes: one request each at a time. A login is CPU-bound (Argon2id, about
 # 20 ms and 19 MiB per hash), so about one worker per core; never fewer than 1, and never more
 # than gunicorn's 2 * cores + 1 ceiling (more only adds memory and context switches).
-workers = min(max(_env_int("WEB_CONCURRENCY", CORES), 1), 2 * CORES + 1)
+# Rate-limit counters in memory:// are each process's own, so several workers would multiply
+# every limit: on memory:// the default is one worker, and production refuses more (on_starting).
+STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+DEFAULT_WORKERS = CORES if webapp_config.shares_counters(STORAGE_URI) else 1
+workers = min(max(_env_int("WEB_CONCURRENCY", DEFAULT_WORKERS), 1), 2 * CORES + 1)
+
+
+def on_starting(server: Arbiter) -> None:
+    """Refuse, before any worker starts, a worker count the rate-limit storage cannot serve.
+
+    Checked here rather than above: a command-line ``--workers`` overrides this file.
+    """
+    webapp_config.check_workers(
+        server.cfg.workers,
+        STORAGE_URI,
+        _env("APP_ENV", "production"),
+        throttled=webapp_config.throttling_enabled(),
+    )
+
 
 # More than 1 switches gunicorn to the gthread worker (threads sharing one process).
 threads = max(_env_int("GUNICORN_THREADS", 1), 1)
@@ -44,19 +88,17 @@ keepalive = 5
 accesslog = "-"
 errorlog = "-"
 
+
 # The emailed links carry one-time tokens in their path; an access log is read by more people
 # than should be able to reset a password, so the token is masked there.
-TOKEN_IN_PATH = re.compile(r"(/(?:password/reset|register/verify)/)[^/?\s\"]+")
-
-
 class RedactingLogger(Logger):
     """gunicorn's logger, with the tokens of emailed links masked in access log lines."""
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> dict:
-        """The usual log atoms (request line, path, referrer, environ...) with tokens masked."""
+        """The usual log atoms (request line, path, query, referrer...) with tokens masked."""
         atoms = super().atoms(resp, req, environ, request_time)
         return {
-            key: TOKEN_IN_PATH.sub(r"\1[token]", value) if isinstance(value, str) else value
+            key: webapp_redaction.mask_tokens(value) if isinstance(value, str) else value
             for key, value in atoms.items()
         }
 

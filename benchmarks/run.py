@@ -222,6 +222,7 @@ def app_env(database_url: str) -> dict[str, str]:
         "APP_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "PUBLIC_URL": "https://bench.example",
+        "MAIL_SERVER": "127.0.0.1",  # required in production; no scenario sends mail
         "DATABASE_URL": database_url,
         "TRUSTED_PROXIES": "1",
         "RATELIMIT_ENABLED": "0",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sqlite3
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
 from http.cookies import Morsel, SimpleCookie
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import sqlalchemy
@@ -19,6 +22,7 @@ from werkzeug.test import TestResponse
 from webapp import create_app
 from webapp.extensions import db
 
+ROOT = Path(__file__).resolve().parents[1]
 BASE_URL = "https://localhost"
 CSRF_INPUT = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 STRONG_PASSWORD = "correct horse battery staple"
@@ -143,3 +147,13 @@ class HttpsClient(FlaskClient):
         """Sign out with the button on the account page."""
         token = csrf_token_in(self.get("/account").get_data(as_text=True))
         return self.post("/logout", data={"csrf_token": token})
+
+
+def load_gunicorn_conf() -> ModuleType:
+    """gunicorn.conf.py run afresh, as gunicorn runs it, with the environment as it is now."""
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -19,6 +19,7 @@ from webapp import errors, extensions, headers
 from webapp.config import is_redis, load_settings
 from webapp.forms import reject_undecodable_form
 from webapp.identity import load_user
+from webapp.redaction import mask_log_record
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -36,6 +37,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # INFO and above reach Flask's handler (stderr, which gunicorn collects): the audit log,
     # and under `make run` the emails, written to the log instead of sent.
     app.logger.setLevel(logging.INFO)
+    # Flask logs an unexpected error with the request's path, which may hold a link's token.
+    app.logger.addFilter(mask_log_record)
 
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import tempfile
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # Keys that have appeared in documentation or samples: never acceptable in production.
 SAMPLE_SECRET_KEYS = frozenset(
@@ -20,6 +22,10 @@ SAMPLE_SECRET_KEYS = frozenset(
     }
 )
 MIN_SECRET_KEY_BYTES = 32
+# What a key must be worth by the estimate in check_secret_key: as much as 16 random bytes.
+MIN_SECRET_KEY_BITS = 128
+# The one way every message and document says to make a key (64 hex digits, 256 random bits).
+KEY_COMMAND = "python -c 'import secrets; print(secrets.token_hex(32))'"
 
 
 class ConfigError(RuntimeError):
@@ -191,6 +197,7 @@ def load_settings(instance_path: str, overrides: Mapping[str, Any] | None = None
     if name == "production":
         check_secret_key(settings["SECRET_KEY"])
         check_public_url(settings["PUBLIC_URL"])
+        check_mail_server(settings["MAIL_SERVER"])
     return settings
 
 
@@ -236,22 +243,73 @@ def storage_options(uri: str, timeout: float) -> dict[str, Any]:
 
 
 def check_secret_key(key: str | None) -> None:
-    """Refuse a missing, short or published SECRET_KEY."""
+    """Refuse a missing, short, published or predictable SECRET_KEY."""
+    how = f"Generate one with `{KEY_COMMAND}` and set SECRET_KEY to it in the environment."
     if not key:
-        raise ConfigError(
-            "SECRET_KEY is not set. Generate one with "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'` "
-            "and set it in the environment."
-        )
+        raise ConfigError(f"SECRET_KEY is not set. {how}")
     if key.strip().lower() in SAMPLE_SECRET_KEYS:
-        raise ConfigError("SECRET_KEY is a published sample value; generate your own.")
+        raise ConfigError(f"SECRET_KEY is a published sample value. {how}")
     if len(key.encode()) < MIN_SECRET_KEY_BYTES:
-        raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes long.")
+        raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes long. {how}")
+    bits = secret_key_bits(key)
+    if bits < MIN_SECRET_KEY_BITS:
+        raise ConfigError(
+            "SECRET_KEY is too predictable: it repeats itself or uses too few different "
+            f"characters (worth about {bits:.0f} bits; at least {MIN_SECRET_KEY_BITS} needed). "
+            + how
+        )
+
+
+def secret_key_bits(key: str) -> float:
+    """A generous estimate of a key's strength: its shortest repeating unit, as if random.
+
+    Each character of the unit counts log2(distinct characters) bits, which is what a random
+    string over that alphabet would hold; "a" * 32 is worth 0 and "password" * 4 about 22.
+    """
+    period = next(p for p in range(1, len(key) + 1) if key[p:] == key[:-p])
+    return period * math.log2(len(set(key)))
+
+
+def check_mail_server(server: str) -> None:
+    """Refuse to run without an SMTP server: without one, emailed links would go to the log."""
+    if not server:
+        raise ConfigError(
+            "MAIL_SERVER is not set: production sends password-reset and verification links "
+            "by email and never writes them to the log. Set MAIL_SERVER to your SMTP server "
+            "(with MAIL_PORT, MAIL_USERNAME and MAIL_PASSWORD as it needs); on your own "
+            "machine, APP_ENV=development writes the messages to the log instead."
+        )
+
+
+def shares_counters(storage_uri: str) -> bool:
+    """Whether every process using this rate-limit storage sees the same counters."""
+    return not storage_uri.startswith("memory://")
+
+
+def check_workers(workers: int, storage_uri: str, app_env: str, *, throttled: bool = True) -> None:
+    """Refuse several production workers on memory://, where each would count on its own.
+
+    Not when throttling is off (RATELIMIT_ENABLED=0, benchmarks only): no limit to multiply.
+    """
+    if app_env == "production" and throttled and workers > 1 and not shares_counters(storage_uri):
+        raise ConfigError(
+            f"{workers} gunicorn workers on RATELIMIT_STORAGE_URI={storage_uri} would each keep "
+            f"their own rate-limit counters, so every limit would be {workers} times higher. "
+            "Set RATELIMIT_STORAGE_URI to a Redis server shared by all workers (e.g. "
+            "RATELIMIT_STORAGE_URI=redis://HOST:6379/0), or run one worker (WEB_CONCURRENCY=1, "
+            "or --workers 1)."
+        )
+
+
+def throttling_enabled() -> bool:
+    """RATELIMIT_ENABLED from the environment, as the app reads it (for gunicorn.conf.py)."""
+    return _env_bool("RATELIMIT_ENABLED", True)
 
 
 def check_public_url(url: str) -> None:
     """Refuse to run without an https base for the links in emails."""
-    if not url.startswith("https://"):
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
         raise ConfigError(
             "PUBLIC_URL must be set to the site's https address (e.g. https://example.com): "
             "links in emails are built from it, never from the request's Host header."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlsplit
+
 from flask import Flask, abort, current_app, redirect, request, session
 from werkzeug.wrappers import Response
 
@@ -29,6 +31,10 @@ CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 HEALTH_CHECK_PATH = "/healthz"
 # Methods that change nothing (RFC 9110 9.2.1); everything else needs a same-site origin.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Characters kept as they are when a redirect re-encodes a path or query (RFC 3986 pchar and
+# query, as Werkzeug's request.url keeps them); "%" is kept in the query, which arrives encoded.
+PATH_SAFE = "!$&'()*+,/:;=@"
+QUERY_SAFE = "!$&'()*+,/:;=?@%"
 
 
 def init_app(app: Flask) -> None:
@@ -43,13 +49,23 @@ def init_app(app: Flask) -> None:
 
 
 def require_https() -> Response | None:
-    """Send plain-http requests to the same URL over https with a 308 (method kept)."""
+    """Send plain-http requests to the same path on PUBLIC_URL's https origin with a 308."""
     if not current_app.config["FORCE_HTTPS"] or request.scheme != "http":
         return None
     if request.path == HEALTH_CHECK_PATH:
         return None
-    # request.scheme already reflects X-Forwarded-Proto when ProxyFix trusts the proxy.
-    return redirect(request.url.replace("http://", "https://", 1), 308)
+    # request.scheme already reflects X-Forwarded-Proto when ProxyFix trusts the proxy. The
+    # host comes from PUBLIC_URL, never from Host or X-Forwarded-Host, which the client (or a
+    # poisoned cache) chooses. Werkzeug has decoded the path: re-encoded, it is the path the
+    # app routed, and being appended to a fixed origin, "//evil.example" stays a path here.
+    origin = urlsplit(current_app.config["PUBLIC_URL"]).netloc.rpartition("@")[2]
+    target = f"https://{origin}{quote(request.script_root + request.path, safe=PATH_SAFE)}"
+    if request.query_string:
+        target += "?" + quote(request.query_string, safe=QUERY_SAFE)
+    response = redirect(target, 308)
+    # Browsers keep a 308 indefinitely unless told otherwise; this one follows PUBLIC_URL.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def refuse_cross_site_writes() -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Flask, current_app, render_template
 
+from webapp.redaction import SHOW_TOKENS
+
 # A failed reachability check is remembered this long, so an outage costs every request
 # one quick answer instead of one connection attempt each.
 AVAILABILITY_TTL = 30.0
@@ -47,12 +49,17 @@ class Mailer:
         """Deliver ``message`` or raise an OSError / smtplib.SMTPException."""
         config = current_app.config
         if not config["MAIL_SERVER"]:
-            # Local use (make run): the flows still work, links are read from the log
-            # (the decoded text, so that a long link is not broken by quoted-printable).
+            # Local use (make run; production refuses to start without MAIL_SERVER): the flows
+            # still work, links are read from the log, unmasked (the decoded text, so that a
+            # long link is not broken by quoted-printable).
             body = message.get_body(preferencelist=("plain",))
             text = body.get_content() if body is not None else ""
             current_app.logger.info(
-                "mail (no MAIL_SERVER set) to %s: %s\n%s", message["To"], message["Subject"], text
+                "mail (no MAIL_SERVER set) to %s: %s\n%s",
+                message["To"],
+                message["Subject"],
+                text,
+                extra=SHOW_TOKENS,
             )
             return
         with self._connect() as smtp:

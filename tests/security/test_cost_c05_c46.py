@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
+import secrets
 from pathlib import Path
 
 import pytest
 
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, load_gunicorn_conf
 from webapp.config import load_settings
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _gunicorn_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> object:
@@ -19,12 +17,7 @@ def _gunicorn_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> object:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_gunicorn_conf()
 
 
 @pytest.mark.parametrize("workers", [None, "4", "64"])
@@ -33,8 +26,9 @@ def test_c05_hashes_in_flight_fit_in_memory(
 ) -> None:
     """Every worker thread hashing at once needs at most 19 MiB each, and their number is capped."""
     conf = _gunicorn_settings(monkeypatch, **({"WEB_CONCURRENCY": workers} if workers else {}))
-    monkeypatch.setenv("SECRET_KEY", "k" * 48)
+    monkeypatch.setenv("SECRET_KEY", secrets.token_hex(32))
     monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example")
     settings = load_settings(str(tmp_path))
 
     in_flight = conf.workers * conf.threads  # type: ignore[attr-defined]

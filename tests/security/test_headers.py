@@ -6,6 +6,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -181,11 +182,12 @@ def _cache_directives(response: TestResponse) -> set[str]:
 
 @pytest.fixture
 def production_app(monkeypatch: pytest.MonkeyPatch) -> Flask:
-    """The app as production builds it: only SECRET_KEY from the environment."""
+    """The app as production builds it: only what it requires from the environment."""
     monkeypatch.delenv("APP_ENV", raising=False)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
-    monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+    monkeypatch.setenv("SECRET_KEY", secrets.token_hex(32))
     monkeypatch.setenv("PUBLIC_URL", "https://signup.example")
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example")
     return create_app()
 
 
@@ -243,6 +245,72 @@ def test_c38_a_plain_http_post_is_redirected_before_any_csrf_check(client: Https
 
     assert response.status_code == 308  # the method and body are kept, unlike 301/302
     assert response.headers["Location"] == "https://localhost/login"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "evil.example"},
+        {"Host": "evil.example", "X-Forwarded-Host": "evil.example"},
+        {"Host": "signup.example@evil.example"},
+    ],
+    ids=["host", "forwarded-host", "userinfo"],
+)
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_c38_the_https_redirect_goes_to_public_url_whatever_the_host_header(
+    headers: dict[str, str], proxies: int
+) -> None:
+    client = make_app(
+        PUBLIC_URL="https://signup.example:8443", TRUSTED_PROXIES=proxies
+    ).test_client()
+
+    response = client.get("/login?next=/account", base_url="http://localhost", headers=headers)
+
+    assert response.status_code == 308
+    assert response.headers["Location"] == "https://signup.example:8443/login?next=/account"
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/login?next=%2Faccount%3Fa%3D1%26b%3D2", "/login?next=%2Faccount%3Fa%3D1%26b%3D2"),
+        ("/caf%C3%A9?q=%C3%A9+x", "/caf%C3%A9?q=%C3%A9+x"),
+        ("/a%20b%3Fc%23d%2525", "/a%20b%3Fc%23d%2525"),
+        (
+            "/register?email=ann%40example.com&x=%2F%2Fevil.example",
+            "/register?email=ann%40example.com&x=%2F%2Fevil.example",
+        ),
+    ],
+)
+def test_c38_the_https_redirect_keeps_path_and_query(path: str, location: str) -> None:
+    client = make_app(PUBLIC_URL="https://signup.example").test_client()
+
+    response = client.get(path, base_url="http://localhost")
+
+    assert response.status_code == 308
+    assert response.headers["Location"] == f"https://signup.example{location}"
+
+
+@pytest.mark.parametrize("path", ["//evil.example/login", "///evil.example", "/\\evil.example"])
+def test_c38_the_https_redirect_never_leaves_public_url(path: str) -> None:
+    client = make_app(PUBLIC_URL="https://signup.example").test_client()
+
+    # As a server passes a request line such as "GET //evil.example/login HTTP/1.1".
+    response = client.get("/", base_url="http://localhost", environ_overrides={"PATH_INFO": path})
+
+    assert response.status_code == 308
+    target = urlsplit(response.headers["Location"])
+    assert (target.scheme, target.netloc) == ("https", "signup.example")
+    assert target.path.startswith("/")
+    assert not target.path.startswith("//")
+
+
+@pytest.mark.parametrize("path", ["/login", "/static/css/app.css"])
+def test_c38_the_https_redirect_is_not_stored(client: HttpsClient, path: str) -> None:
+    response = client.get(path, base_url="http://localhost")
+
+    assert response.status_code == 308
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_c38_healthz_answers_over_plain_http(client: HttpsClient) -> None:
