@@ -137,15 +137,21 @@ def _verification_link(app: Flask, outbox: Outbox, address: str = "ann@example.c
 
 
 @pytest.fixture
-def raced_app(outbox: Outbox, tmp_path: Path, database_url: str) -> Iterator[Flask]:
-    """Ann's account on SQLite and PostgreSQL, for requests that arrive together."""
+def any_db_app(outbox: Outbox, tmp_path: Path, database_url: str) -> Iterator[Flask]:
+    """A testing app mailing to ``outbox``, on SQLite and on PostgreSQL; no accounts yet."""
     app = _smtp_app(outbox, tmp_path, SQLALCHEMY_DATABASE_URI=database_url)
-    with app.app_context():
-        users.register_user("ann@example.com", "Ann", STRONG_PASSWORD)
     yield app
     jobs.wait()
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def raced_app(any_db_app: Flask) -> Flask:
+    """The same with Ann's account, for requests that arrive together."""
+    with any_db_app.app_context():
+        users.register_user("ann@example.com", "Ann", STRONG_PASSWORD)
+    return any_db_app
 
 
 def _at_once(submissions: list[Callable[[], TestResponse]]) -> list[int]:
@@ -306,6 +312,40 @@ def test_c46_whoever_pre_registers_an_address_cannot_confirm_it_and_its_owner_re
     assert new_client(verify_app).login(password=attackers_password).status_code == 422
     assert owner.login(password=NEW_PASSWORD).status_code == 303
     assert _open(new_client(verify_app), link).status_code == 400  # the old link died too
+
+
+def test_c44_an_unconfirmed_address_is_freed_once_its_link_has_expired(
+    any_db_app: Flask, outbox: Outbox
+) -> None:
+    app = any_db_app
+    app.config["REQUIRE_EMAIL_VERIFICATION"] = True
+    attackers_password = "the attacker's own passphrase"
+    assert new_client(app).register(name="Mallory", password=attackers_password).status_code == 303
+    early = new_client(app).register()  # within the link's lifetime: the address is taken
+    assert early.status_code == 303
+    assert len(_mail(outbox, "ann@example.com", NOTICE_SUBJECT)) == 1
+    assert [u.name for u in stored_users(app)] == ["Mallory"]
+
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=24, minutes=1), tick=False):
+        owner = new_client(app)
+        assert owner.register().status_code == 303
+        [account] = stored_users(app)
+        assert account.name == "Ann"
+        assert _confirm(owner, _verification_link(app, outbox)).status_code == 303
+        assert new_client(app).login(password=attackers_password).status_code == 422
+        assert new_client(app).login().status_code == 303
+
+
+def test_c44_without_verification_an_old_unconfirmed_account_is_never_replaced(
+    smtp_app: Flask,
+) -> None:
+    # Without verification no account is ever confirmed: replacing them would hand them out.
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=30), tick=False):
+        response = new_client(smtp_app).register(name="Mallory", password="the attacker's own one")
+
+    assert response.status_code == 422
+    assert "already exists" in field_error(response.text, "email")
+    assert [(u.name, u.email_verified_at) for u in stored_users(smtp_app)] == [("Ann", None)]
 
 
 # --- c47: the reset request is indistinguishable and throttled -----------------------------------

@@ -87,7 +87,16 @@ def register() -> Page:
             return mail_unavailable()
         email = form.email.data
         try:
-            user = users.register_user(email, form.name.data, form.password.data)
+            user = users.register_user(
+                email,
+                form.name.data,
+                form.password.data,
+                # Only while verification is required can an account be unconfirmed
+                # for good; without it every account signs in without confirming.
+                replace_unconfirmed_after=(
+                    current_app.config["VERIFY_TOKEN_LIFETIME"] if verify else None
+                ),
+            )
         except EmailAlreadyRegistered:
             audit.record("sign_up", "rejected", email=email, reason="already_registered")
             if verify:
