@@ -156,17 +156,16 @@ def verify_email(token: str) -> Page:
     if account is None:
         audit.record("email_verify", "failure", reason="invalid_token")
         return _link_expired("verify")
-    signed_in = current_user.is_authenticated and current_user.id == account.id
+    me = current_user._get_current_object() if current_user.is_authenticated else None
+    signed_in = me is not None and me.id == account.id
     form = Form() if signed_in else VerifyEmailForm()
     if form.validate_on_submit():
-        password = None if signed_in else form.password.data
-        me = current_user._get_current_object() if current_user.is_authenticated else None
         try:
             user = accounts.verify_email(
                 token,
-                password,
+                None if signed_in else form.password.data,
                 ThrottlePolicy.from_config(current_app.config),
-                signed_in=me if signed_in else None,
+                signed_in=me,
             )
         except InvalidToken:
             audit.record("email_verify", "failure", reason="invalid_token")
