@@ -15,16 +15,18 @@ import time_machine
 from bs4 import BeautifulSoup
 from flask import Flask
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from tests.smtp import Outbox, free_port, html_of, link_in, text_of
-from tests.support import STRONG_PASSWORD, HttpsClient, make_app, new_client
+from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app, new_client
 from webapp.errors import MAIL_UNAVAILABLE
 from webapp.extensions import db, jobs
 from webapp.models import User
 
 SENT = "Check your email: we've sent a link to confirm your address. It works for 24 hours."
 NOT_VERIFIED = "Confirm your email address first: use the link we sent you."
-CONFIRMED = "Your email address is confirmed. You can sign in now."
+CONFIRMED = "Your email address is confirmed."
+WRONG_PASSWORD = "That is not the password of this account."
 EXPIRED = "This link has expired or was already used"
 VERIFY_SUBJECT = "Confirm your email address"
 NOTICE_SUBJECT = "Someone tried to create an account with your address"
@@ -80,6 +82,17 @@ def _verification_link(visitor: HttpsClient, outbox: Outbox) -> str:
     assert visitor.register().status_code == 303
     [message] = _mail(outbox, "ann@example.com", VERIFY_SUBJECT)
     return link_in(message)
+
+
+def _confirm(client: HttpsClient, link: str, password: str = STRONG_PASSWORD) -> TestResponse:
+    """Open the link and confirm with the password, as the person who signed up does."""
+    return client.submit(_path(link), {"password": password})
+
+
+def _field_error(html: str, field: str) -> str:
+    error = BeautifulSoup(html, "html.parser").find(id=f"{field}-error")
+    assert error is not None, f"no error beside {field}"
+    return " ".join(error.get_text(" ").split())
 
 
 def test_sign_up_sends_a_link_and_does_not_sign_in(
@@ -163,25 +176,135 @@ def test_signing_in_before_confirming_says_so_and_offers_a_new_link(
     assert NOT_VERIFIED not in wrong.text  # only the right password learns about it
 
 
-def test_the_link_confirms_the_address_once_and_then_sign_in_works(
+def test_opening_the_link_changes_nothing_and_asks_for_the_password(
     verify_app: Flask, visitor: HttpsClient, outbox: Outbox
 ) -> None:
     link = _verification_link(visitor, outbox)
 
     response = visitor.get(_path(link))
 
-    assert response.status_code == 303
-    assert response.headers["Location"] == "/login"
+    assert response.status_code == 200
     assert response.headers["Referrer-Policy"] == "no-referrer"
-    assert CONFIRMED in visitor.get("/login").text
+    soup = BeautifulSoup(response.text, "html.parser")
+    form = soup.select_one("form.form")
+    assert form.get("action") is None  # posts back to the link itself
+    assert [i["name"] for i in form.find_all("input")] == ["csrf_token", "password"]
+    assert form.find("input", attrs={"name": "password"})["autocomplete"] == "current-password"
+    assert "ann@example.com" in _text(response.text)
+    reset = soup.find("a", href="/password/forgot")
+    assert reset is not None
+    assert "Not your account? Reset the password" in _text(str(reset.parent))
+    assert _users(verify_app)[0].email_verified_at is None
+    assert visitor.get("/account").status_code == 302
+    assert visitor.get(_path(link)).status_code == 200  # still usable
+
+
+def test_the_password_confirms_the_address_once_and_signs_in(
+    verify_app: Flask, visitor: HttpsClient, outbox: Outbox
+) -> None:
+    link = _verification_link(visitor, outbox)
+
+    response = _confirm(visitor, link)
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/account"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    page = visitor.get("/account")
+    assert page.status_code == 200
+    assert CONFIRMED in page.text
     [user] = _users(verify_app)
     assert user.email_verified_at is not None
-    assert visitor.login().status_code == 303
-    assert visitor.get("/account").status_code == 200
     again = visitor.get(_path(link))
     assert again.status_code == 400
     assert EXPIRED in again.text
     assert BeautifulSoup(again.text, "html.parser").find("a", href="/register/resend")
+    assert new_client(verify_app).login().status_code == 303
+
+
+def test_a_wrong_password_is_shown_beside_the_field_and_keeps_the_link(
+    verify_app: Flask, visitor: HttpsClient, outbox: Outbox
+) -> None:
+    link = _verification_link(visitor, outbox)
+
+    response = _confirm(visitor, link, "not the password at all")
+
+    assert response.status_code == 422
+    assert WRONG_PASSWORD in _field_error(response.text, "password")
+    assert _users(verify_app)[0].email_verified_at is None
+    assert visitor.get("/account").status_code == 302
+    assert _confirm(visitor, link).status_code == 303
+
+
+def test_wrong_passwords_on_the_link_count_towards_the_accounts_throttle(
+    verify_app: Flask, new_browser: Callable[[], HttpsClient], outbox: Outbox
+) -> None:
+    link = _verification_link(new_browser(), outbox)
+    guesses = [_confirm(new_browser(), link, f"guess number {i}").status_code for i in range(5)]
+
+    response = _confirm(new_browser(), link)
+
+    assert guesses == [422] * 5
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert _users(verify_app)[0].email_verified_at is None
+
+
+def _signed_in_unconfirmed(verify_app: Flask, browser: HttpsClient, email: str) -> None:
+    """An account signed in while verification was not yet required, as before it was turned on."""
+    verify_app.config["REQUIRE_EMAIL_VERIFICATION"] = False
+    try:
+        assert browser.register(email=email).status_code == 303
+    finally:
+        verify_app.config["REQUIRE_EMAIL_VERIFICATION"] = True
+    assert browser.get("/account").status_code == 200
+
+
+def _resent_link(browser: HttpsClient, outbox: Outbox, email: str) -> str:
+    assert browser.submit("/register/resend", {"email": email}).status_code == 303
+    [message] = _mail(outbox, email, VERIFY_SUBJECT)
+    return link_in(message)
+
+
+def test_signed_in_as_the_account_a_confirm_button_is_enough(
+    verify_app: Flask, visitor: HttpsClient, outbox: Outbox
+) -> None:
+    _signed_in_unconfirmed(verify_app, visitor, "ann@example.com")
+    link = _resent_link(visitor, outbox, "ann@example.com")
+
+    page = visitor.get(_path(link))
+    after_get = _users(verify_app)[0].email_verified_at
+    confirmed = visitor.post(_path(link), data={"csrf_token": csrf_token_in(page.text)})
+
+    assert page.status_code == 200
+    form = BeautifulSoup(page.text, "html.parser").select_one("form.form")
+    assert [i["name"] for i in form.find_all("input")] == ["csrf_token"]
+    assert form.find("button").get_text(strip=True) == "Confirm"
+    assert after_get is None  # opening the link changed nothing
+    assert confirmed.status_code == 303
+    assert confirmed.headers["Location"] == "/account"
+    assert _users(verify_app)[0].email_verified_at is not None
+    assert visitor.get("/account").status_code == 200
+
+
+def test_signed_in_as_another_account_the_password_is_still_asked(
+    verify_app: Flask, new_browser: Callable[[], HttpsClient], outbox: Outbox
+) -> None:
+    bobs_browser = new_browser()
+    _signed_in_unconfirmed(verify_app, bobs_browser, "bob@example.com")
+    link = _verification_link(new_browser(), outbox)
+
+    button_only = bobs_browser.post(
+        _path(link), data={"csrf_token": csrf_token_in(bobs_browser.get(_path(link)).text)}
+    )
+    confirmed = _confirm(bobs_browser, link)
+
+    assert button_only.status_code == 422
+    assert "Enter the password of this account." in _field_error(button_only.text, "password")
+    assert confirmed.status_code == 303
+    bob, ann = _users(verify_app)
+    assert ann.email_verified_at is not None
+    assert bob.email_verified_at is None
+    assert "ann@example.com" in bobs_browser.get("/account").text  # now signed in as Ann
 
 
 def test_an_unknown_link_is_refused(verify_app: Flask, visitor: HttpsClient) -> None:
@@ -220,12 +343,12 @@ def test_resend_sends_a_new_link_and_the_old_one_dies(
     assert new != old
     assert len(outbox.messages) == 2  # nothing for the unknown address
     assert other.get(_path(old)).status_code == 400
-    assert other.get(_path(new)).status_code == 303
+    assert _confirm(other, new).status_code == 303
     assert _users(verify_app)[0].email_verified_at is not None
 
 
 def test_resend_to_a_confirmed_address_sends_nothing(visitor: HttpsClient, outbox: Outbox) -> None:
-    visitor.get(_path(_verification_link(visitor, outbox)))
+    assert _confirm(visitor, _verification_link(visitor, outbox)).status_code == 303
 
     response = visitor.submit("/register/resend", {"email": "ann@example.com"})
 

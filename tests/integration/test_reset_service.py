@@ -7,24 +7,28 @@ Every check reads the database file through a new connection (``fresh_read`` /
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 import time_machine
+from flask import Flask
 from sqlalchemy import select
 
 from tests.integration.conftest import T0, FreshRead, FreshRows
+from tests.production.servers import simultaneously
 from tests.support import STRONG_PASSWORD
 from webapp.extensions import passwords
 from webapp.models import AccountToken, User, UserSession
 from webapp.services import accounts, sessions, users
-from webapp.services.errors import InvalidToken, PasswordRejected
+from webapp.services.errors import InvalidToken, PasswordRejected, WrongPassword
 
 pytestmark = pytest.mark.usefixtures("db_context")
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(hours=24)
 NEW_PASSWORD = "a brand new passphrase for ann"
+RACERS = 8
 
 
 def _ann() -> User:
@@ -197,6 +201,81 @@ def test_an_inactive_account_gets_no_token_and_its_token_dies(fresh_rows: FreshR
     assert len(fresh_rows("SELECT * FROM account_tokens")) == 1
 
 
+def test_a_reset_confirms_the_address(fresh_read: FreshRead, clock: time_machine.Traveller) -> None:
+    user = _ann()
+    verify = accounts.start_email_verification(user, DAY)
+    token = _reset_token()
+    clock.shift(timedelta(minutes=5))
+
+    accounts.reset_password(token, NEW_PASSWORD)
+
+    (stored,) = fresh_read(select(User))
+    assert stored.email_verified_at == T0 + timedelta(minutes=5)
+    assert accounts.verification_account(verify) is None  # nothing left to confirm
+
+
+def test_a_reset_keeps_an_earlier_confirmation_date(
+    fresh_read: FreshRead, clock: time_machine.Traveller
+) -> None:
+    accounts.verify_email(accounts.start_email_verification(_ann(), DAY), STRONG_PASSWORD, None)
+    clock.shift(HOUR)
+
+    accounts.reset_password(_reset_token(), NEW_PASSWORD)
+
+    (stored,) = fresh_read(select(User))
+    assert stored.email_verified_at == T0
+
+
+# --- one link, several simultaneous submissions -------------------------------------------------
+
+
+def _race(db_app: Flask, attempt: Callable[[int], object]) -> list[str]:
+    """Run ``attempt(i)`` in RACERS threads released together, each in its own app context."""
+
+    def racer(i: int) -> Callable[[], str]:
+        def run() -> str:
+            with db_app.app_context():
+                try:
+                    attempt(i)
+                except InvalidToken:
+                    return "refused"
+                return "done"
+
+        return run
+
+    return simultaneously([racer(i) for i in range(RACERS)])
+
+
+def test_only_one_of_simultaneous_resets_with_one_link_succeeds(
+    db_app: Flask, fresh_read: FreshRead, fresh_rows: FreshRows
+) -> None:
+    sessions.open_session(_ann(), remember=False, user_agent="UA", ip="192.0.2.1")
+    token = _reset_token()
+    chosen = [f"passphrase number {i} for ann" for i in range(RACERS)]
+
+    outcomes = _race(db_app, lambda i: accounts.reset_password(token, chosen[i]))
+
+    assert sorted(outcomes) == ["done"] + ["refused"] * (RACERS - 1)
+    winner = chosen[outcomes.index("done")]
+    assert passwords.hasher.verify(_stored_hash(fresh_read), winner)
+    (raw,) = fresh_rows("SELECT used_at FROM account_tokens")
+    assert raw["used_at"] is not None
+    (session_row,) = fresh_read(select(UserSession))
+    assert session_row.revoked_at is not None
+
+
+def test_only_one_of_simultaneous_confirmations_with_one_link_succeeds(
+    db_app: Flask, fresh_read: FreshRead
+) -> None:
+    token = accounts.start_email_verification(_ann(), DAY)
+
+    outcomes = _race(db_app, lambda i: accounts.verify_email(token, STRONG_PASSWORD, None))
+
+    assert sorted(outcomes) == ["done"] + ["refused"] * (RACERS - 1)
+    (stored,) = fresh_read(select(User))
+    assert stored.email_verified_at is not None
+
+
 # --- email verification -------------------------------------------------------------------------
 
 
@@ -208,12 +287,12 @@ def test_verify_email_sets_the_timestamp_once(
     (raw,) = fresh_rows("SELECT token_hash, purpose FROM account_tokens")
     assert raw == {"token_hash": hashlib.sha256(token.encode()).hexdigest(), "purpose": "verify"}
 
-    accounts.verify_email(token)
+    accounts.verify_email(token, STRONG_PASSWORD, None)
 
     (stored,) = fresh_read(select(User))
     assert stored.email_verified_at == T0
     with pytest.raises(InvalidToken):
-        accounts.verify_email(token)
+        accounts.verify_email(token, STRONG_PASSWORD, None)
 
 
 def test_a_verification_token_expires_after_24_hours(
@@ -224,7 +303,7 @@ def test_a_verification_token_expires_after_24_hours(
     clock.shift(DAY + timedelta(hours=1))
 
     with pytest.raises(InvalidToken):
-        accounts.verify_email(token)
+        accounts.verify_email(token, STRONG_PASSWORD, None)
     (stored,) = fresh_read(select(User))
     assert stored.email_verified_at is None
 
@@ -236,8 +315,8 @@ def test_a_new_verification_token_supersedes_the_older() -> None:
     newer = accounts.start_email_verification(user, DAY)
 
     with pytest.raises(InvalidToken):
-        accounts.verify_email(older)
-    assert accounts.verify_email(newer).email_verified_at is not None
+        accounts.verify_email(older, STRONG_PASSWORD, None)
+    assert accounts.verify_email(newer, STRONG_PASSWORD, None).email_verified_at is not None
 
 
 def test_reset_and_verification_tokens_do_not_stand_in_for_each_other() -> None:
@@ -247,5 +326,26 @@ def test_reset_and_verification_tokens_do_not_stand_in_for_each_other() -> None:
 
     assert accounts.reset_token_is_valid(verify) is False
     with pytest.raises(InvalidToken):
-        accounts.verify_email(reset)
+        accounts.verify_email(reset, STRONG_PASSWORD, None)
     assert accounts.reset_token_is_valid(reset) is True
+
+
+def test_verify_email_needs_the_password_or_the_signed_in_account(
+    fresh_read: FreshRead, fresh_rows: FreshRows
+) -> None:
+    ann = _ann()
+    bob = users.register_user("bob@example.com", "Bob", STRONG_PASSWORD)
+    token = accounts.start_email_verification(ann, DAY)
+
+    assert accounts.verification_account(token) == ann
+    for password, signed_in in [("not the password at all", None), (None, bob), (None, None)]:
+        with pytest.raises(WrongPassword):
+            accounts.verify_email(token, password, None, signed_in=signed_in)
+    (raw,) = fresh_rows("SELECT used_at FROM account_tokens")
+    assert raw["used_at"] is None  # a wrong password does not spend the link
+    assert [u.email_verified_at for u in fresh_read(select(User).order_by(User.id))] == [None, None]
+
+    accounts.verify_email(token, None, None, signed_in=ann)
+
+    (stored, _) = fresh_read(select(User).order_by(User.id))
+    assert stored.email_verified_at is not None

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+
 import argon2
 import pytest
+import time_machine
+from flask import Flask
 from pytest_mock import MockerFixture
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from tests.integration.conftest import FreshRead, FreshRows
+from tests.production.servers import simultaneously
 from tests.support import STRONG_PASSWORD
 from webapp.extensions import db, passwords
 from webapp.models import User, UserSession
 from webapp.passwords import PasswordHasher
-from webapp.services import sessions, users
+from webapp.services import accounts, sessions, users
 from webapp.services.errors import (
     EmailAlreadyRegistered,
     InvalidEmail,
@@ -23,6 +29,8 @@ from webapp.services.errors import (
 )
 
 pytestmark = pytest.mark.usefixtures("db_context")
+
+DAY = timedelta(hours=24)
 
 
 def _add_user(email: str, password_hash: str, *, is_active: bool = True) -> int:
@@ -97,6 +105,104 @@ def test_c42_c45_unique_index_raises_integrity_error_at_commit_in_any_case() -> 
 
     db.session.rollback()
     assert db.session.scalar(select(func.count(User.id))) == 1
+
+
+# --- replacing a stale unconfirmed account -------------------------------------------------
+
+
+def _stale_unconfirmed_ann(clock: time_machine.Traveller) -> User:
+    """Ann's account as a sign-up under verification left it, its link now a second dead."""
+    ann = users.register_user("ann@example.com", "Ann", STRONG_PASSWORD)
+    accounts.start_email_verification(ann, DAY)
+    clock.shift(DAY + timedelta(seconds=1))
+    return ann
+
+
+def test_a_stale_unconfirmed_account_is_replaced_by_a_new_sign_up(
+    fresh_read: FreshRead, fresh_rows: FreshRows, clock: time_machine.Traveller
+) -> None:
+    _stale_unconfirmed_ann(clock)
+
+    new = users.register_user(
+        "ANN@example.com",
+        "The real Ann",
+        "the owner's own passphrase",
+        replace_unconfirmed_after=DAY,
+    )
+
+    (stored,) = fresh_read(select(User))
+    assert (stored.id, stored.name) == (new.id, "The real Ann")
+    assert passwords.hasher.verify(stored.password_hash, "the owner's own passphrase")
+    assert fresh_rows("SELECT * FROM account_tokens") == []  # the old link went with its account
+
+
+def test_an_unconfirmed_account_is_kept_without_replacement(
+    fresh_read: FreshRead, clock: time_machine.Traveller
+) -> None:
+    _stale_unconfirmed_ann(clock)
+
+    with pytest.raises(EmailAlreadyRegistered):
+        users.register_user("ann@example.com", "Someone", STRONG_PASSWORD)
+
+    assert [u.name for u in fresh_read(select(User))] == ["Ann"]
+
+
+@pytest.mark.parametrize(
+    "kept", ["link-still-live", "resent-link-live", "confirmed", "signed-in-before"]
+)
+def test_an_account_that_is_not_stale_is_never_replaced(
+    fresh_read: FreshRead, clock: time_machine.Traveller, kept: str
+) -> None:
+    ann = users.register_user("ann@example.com", "Ann", STRONG_PASSWORD)
+    token = accounts.start_email_verification(ann, DAY)
+    if kept == "link-still-live":
+        clock.shift(DAY - timedelta(seconds=1))
+    else:
+        clock.shift(DAY + timedelta(hours=1))
+    if kept == "resent-link-live":
+        accounts.start_email_verification(ann, DAY)
+    if kept == "confirmed":
+        clock.shift(-timedelta(hours=2))
+        accounts.verify_email(token, STRONG_PASSWORD, None)
+        clock.shift(timedelta(hours=2))
+    if kept == "signed-in-before":  # an account from before verification was required
+        sessions.open_session(ann, remember=False, user_agent="UA", ip="192.0.2.1")
+
+    with pytest.raises(EmailAlreadyRegistered):
+        users.register_user(
+            "ann@example.com", "Someone", STRONG_PASSWORD, replace_unconfirmed_after=DAY
+        )
+
+    assert [u.name for u in fresh_read(select(User))] == ["Ann"]
+
+
+def test_simultaneous_sign_ups_replacing_one_stale_account_make_one_account(
+    db_app: Flask, fresh_read: FreshRead, clock: time_machine.Traveller
+) -> None:
+    _stale_unconfirmed_ann(clock)
+    racers = 8
+
+    def sign_up(i: int) -> Callable[[], str]:
+        def run() -> str:
+            with db_app.app_context():
+                try:
+                    users.register_user(
+                        "ann@example.com",
+                        f"Racer {i}",
+                        STRONG_PASSWORD,
+                        replace_unconfirmed_after=DAY,
+                    )
+                except EmailAlreadyRegistered:
+                    return "taken"
+                return "created"
+
+        return run
+
+    outcomes = simultaneously([sign_up(i) for i in range(racers)])
+
+    assert sorted(outcomes) == ["created"] + ["taken"] * (racers - 1)
+    (stored,) = fresh_read(select(User))
+    assert stored.name == f"Racer {outcomes.index('created')}"
 
 
 @pytest.mark.parametrize(

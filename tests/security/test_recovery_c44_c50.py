@@ -10,8 +10,9 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,9 +24,17 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from tests.production.servers import simultaneously
 from tests.security.checklist_support import field_error, session_data, stored_users
 from tests.smtp import Outbox, html_of, link_in, text_of
-from tests.support import STRONG_PASSWORD, HttpsClient, csrf_token_in, make_app, new_client
+from tests.support import (
+    STRONG_PASSWORD,
+    HttpsClient,
+    copy_cookies,
+    csrf_token_in,
+    make_app,
+    new_client,
+)
 from webapp.extensions import db, jobs
 from webapp.models import AccountToken
 from webapp.services import accounts, users
@@ -38,12 +47,13 @@ NOTICE_SUBJECT = "Someone tried to create an account with your address"
 CHANGED_SUBJECT = "Your password was changed"
 SESSION_COOKIE = "__Host-session"
 REMEMBER_COOKIE = "__Host-remember"
+RACERS = 8
 
 
 def _smtp_app(outbox: Outbox, tmp_path: Path, **overrides: Any) -> Flask:
     # A database file, not memory: the mail jobs run in threads of their own.
+    overrides.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path / 'recovery.db'}")
     return make_app(
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'recovery.db'}",
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=outbox.port,
         MAIL_USE_TLS=False,
@@ -117,6 +127,38 @@ def _without_csrf(html: str) -> str:
     return re.sub(r'name="csrf_token"[^>]*value="[^"]+"', "", html)
 
 
+def _confirm(client: HttpsClient, link: str, password: str = STRONG_PASSWORD) -> TestResponse:
+    """Open a verification link and confirm with a password, as its page asks."""
+    return client.submit(urlsplit(link).path, {"password": password})
+
+
+def _verification_link(app: Flask, outbox: Outbox, address: str = "ann@example.com") -> str:
+    return link_in(_mail(outbox, address, VERIFY_SUBJECT)[-1])
+
+
+@pytest.fixture
+def any_db_app(outbox: Outbox, tmp_path: Path, database_url: str) -> Iterator[Flask]:
+    """A testing app mailing to ``outbox``, on SQLite and on PostgreSQL; no accounts yet."""
+    app = _smtp_app(outbox, tmp_path, SQLALCHEMY_DATABASE_URI=database_url)
+    yield app
+    jobs.wait()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def raced_app(any_db_app: Flask) -> Flask:
+    """The same with Ann's account, for requests that arrive together."""
+    with any_db_app.app_context():
+        users.register_user("ann@example.com", "Ann", STRONG_PASSWORD)
+    return any_db_app
+
+
+def _at_once(submissions: list[Callable[[], TestResponse]]) -> list[int]:
+    """The statuses of submissions prepared beforehand and sent together from their threads."""
+    return [response.status_code for response in simultaneously(submissions)]
+
+
 # --- c44: duplicate registration does not leak ---------------------------------------------------
 
 
@@ -169,12 +211,49 @@ def test_c46_the_verification_link_works_once(verify_app: Flask, outbox: Outbox)
     browser.register()
     link = link_in(_mail(outbox, "ann@example.com", VERIFY_SUBJECT)[0])
 
-    first = _open(browser, link)
+    first = _confirm(browser, link)
     second = _open(new_client(verify_app), link)
 
-    assert (first.status_code, first.headers["Location"]) == (303, "/login")
+    assert (first.status_code, first.headers["Location"]) == (303, "/account")
     assert second.status_code == 400
     assert stored_users(verify_app)[0].email_verified_at is not None
+
+
+def test_c46_a_scanner_opening_the_link_confirms_nothing(verify_app: Flask, outbox: Outbox) -> None:
+    new_client(verify_app).register()
+    link = _verification_link(verify_app, outbox)
+    scanner = verify_app.test_client()  # no cookies, no Referer: a mail scanner's fetch
+
+    fetches = [scanner.get(link), scanner.head(link), scanner.get(link)]
+
+    assert [f.status_code for f in fetches] == [200, 200, 200]
+    assert stored_users(verify_app)[0].email_verified_at is None
+    assert [row.used_at for row in _token_rows(verify_app)] == [None]
+    assert scanner.get("/account").status_code == 302  # and signed nobody in
+    assert _confirm(new_client(verify_app), link).status_code == 303  # the owner still can
+
+
+def test_c46_simultaneous_confirmations_with_one_link_succeed_once(
+    raced_app: Flask, outbox: Outbox
+) -> None:
+    raced_app.config["REQUIRE_EMAIL_VERIFICATION"] = True
+    resend = new_client(raced_app).submit("/register/resend", {"email": "ann@example.com"})
+    assert resend.status_code == 303
+    link = _verification_link(raced_app, outbox)
+    path = urlsplit(link).path
+    browsers = [new_client(raced_app) for _ in range(RACERS)]
+    tokens = [csrf_token_in(browser.get(path).text) for browser in browsers]
+
+    statuses = _at_once(
+        [
+            partial(browser.post, path, data={"csrf_token": token, "password": STRONG_PASSWORD})
+            for browser, token in zip(browsers, tokens, strict=True)
+        ]
+    )
+
+    assert sorted(statuses) == [303] + [400] * (RACERS - 1)
+    assert [b.get("/account").status_code for b in browsers].count(200) == 1
+    assert stored_users(raced_app)[0].email_verified_at is not None
 
 
 def test_c46_the_verification_link_expires(verify_app: Flask, outbox: Outbox) -> None:
@@ -197,8 +276,76 @@ def test_c46_an_unverified_account_cannot_sign_in(verify_app: Flask, outbox: Out
     assert response.status_code == 422
     assert browser.get("/account").status_code == 302
     jobs.wait()
-    _open(browser, link_in(_mail(outbox, "ann@example.com", VERIFY_SUBJECT)[0]))
-    assert browser.login().status_code == 303
+    assert (
+        _confirm(browser, link_in(_mail(outbox, "ann@example.com", VERIFY_SUBJECT)[0])).status_code
+        == 303
+    )
+    assert new_client(verify_app).login().status_code == 303
+
+
+def test_c46_whoever_pre_registers_an_address_cannot_confirm_it_and_its_owner_resets(
+    verify_app: Flask, outbox: Outbox
+) -> None:
+    attacker, owner = new_client(verify_app), new_client(verify_app)
+    attackers_password = "the attacker's own passphrase"
+    assert attacker.register(password=attackers_password).status_code == 303
+    # The attacker knows the password but never sees the link, which went to the owner.
+    assert attacker.login(password=attackers_password).status_code == 422
+    assert attacker.submit("/register/resend", {"email": "ann@example.com"}).status_code == 303
+    assert all(m["To"] == "ann@example.com" for m in outbox.messages)
+    link = _verification_link(verify_app, outbox)
+
+    # The owner has the link but not the attacker's password: confirming is refused ...
+    page = _open(owner, link)
+    refused = _confirm(owner, link, STRONG_PASSWORD)
+    assert page.status_code == 200
+    aside = BeautifulSoup(page.text, "html.parser").find("a", href="/password/forgot")
+    assert aside is not None
+    assert "Not your account?" in aside.parent.get_text()
+    assert refused.status_code == 422
+    assert stored_users(verify_app)[0].email_verified_at is None
+
+    # ... and the reset the page points to makes the account the owner's.
+    assert _reset(verify_app, _reset_link(verify_app, outbox)).status_code == 303
+    [account] = stored_users(verify_app)
+    assert account.email_verified_at is not None
+    assert new_client(verify_app).login(password=attackers_password).status_code == 422
+    assert owner.login(password=NEW_PASSWORD).status_code == 303
+    assert _open(new_client(verify_app), link).status_code == 400  # the old link died too
+
+
+def test_c44_an_unconfirmed_address_is_freed_once_its_link_has_expired(
+    any_db_app: Flask, outbox: Outbox
+) -> None:
+    app = any_db_app
+    app.config["REQUIRE_EMAIL_VERIFICATION"] = True
+    attackers_password = "the attacker's own passphrase"
+    assert new_client(app).register(name="Mallory", password=attackers_password).status_code == 303
+    early = new_client(app).register()  # within the link's lifetime: the address is taken
+    assert early.status_code == 303
+    assert len(_mail(outbox, "ann@example.com", NOTICE_SUBJECT)) == 1
+    assert [u.name for u in stored_users(app)] == ["Mallory"]
+
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=24, minutes=1), tick=False):
+        owner = new_client(app)
+        assert owner.register().status_code == 303
+        [account] = stored_users(app)
+        assert account.name == "Ann"
+        assert _confirm(owner, _verification_link(app, outbox)).status_code == 303
+        assert new_client(app).login(password=attackers_password).status_code == 422
+        assert new_client(app).login().status_code == 303
+
+
+def test_c44_without_verification_an_old_unconfirmed_account_is_never_replaced(
+    smtp_app: Flask,
+) -> None:
+    # Without verification no account is ever confirmed: replacing them would hand them out.
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=30), tick=False):
+        response = new_client(smtp_app).register(name="Mallory", password="the attacker's own one")
+
+    assert response.status_code == 422
+    assert "already exists" in field_error(response.text, "email")
+    assert [(u.name, u.email_verified_at) for u in stored_users(smtp_app)] == [("Ann", None)]
 
 
 # --- c47: the reset request is indistinguishable and throttled -----------------------------------
@@ -342,6 +489,31 @@ def test_c48_a_token_for_a_cannot_reset_b(smtp_app: Flask, outbox: Outbox) -> No
     bob_with_new = new_client(smtp_app).login(email="bob@example.com", password=NEW_PASSWORD)
     assert bob_with_new.status_code == 422
     assert new_client(smtp_app).login(password=NEW_PASSWORD).status_code == 303
+
+
+def test_c48_simultaneous_submissions_of_one_reset_link_change_the_password_once(
+    raced_app: Flask, outbox: Outbox
+) -> None:
+    link = _reset_link(raced_app, outbox)
+    browsers = [new_client(raced_app) for _ in range(RACERS)]
+    forms = []
+    for i, browser in enumerate(browsers):
+        assert _open(browser, link).status_code == 303
+        password = f"passphrase number {i} for ann"
+        token = csrf_token_in(browser.get("/password/reset").text)
+        forms.append({"csrf_token": token, "password": password, "confirm_password": password})
+
+    statuses = _at_once(
+        [
+            partial(browser.post, "/password/reset", data=form)
+            for browser, form in zip(browsers, forms, strict=True)
+        ]
+    )
+
+    assert sorted(statuses) == [303] + [400] * (RACERS - 1)
+    winner = forms[statuses.index(303)]["password"]
+    assert new_client(raced_app).login(password=winner).status_code == 303
+    assert len(_mail(outbox, "ann@example.com", CHANGED_SUBJECT)) == 1
 
 
 # --- c49: links from the configured base URL -----------------------------------------------------
@@ -494,3 +666,27 @@ def test_c50_the_reset_form_asks_for_the_password_twice(smtp_app: Flask, outbox:
     assert mismatch.status_code == 422
     assert "do not match" in field_error(mismatch.text, "confirm_password")
     assert new_client(smtp_app).login().status_code == 303  # unchanged
+
+
+def test_c50_a_reset_takes_back_an_address_someone_else_registered(
+    outbox: Outbox, tmp_path: Path
+) -> None:
+    app = _smtp_app(outbox, tmp_path)  # verification off: sign-up signs the attacker in
+    attacker = new_client(app)
+    attackers_password = "the attacker's own passphrase"
+    assert attacker.register(password=attackers_password).status_code == 303
+    assert attacker.login(password=attackers_password, remember="y").status_code == 303
+    remembered = new_client(app)
+    copy_cookies(attacker, remembered, REMEMBER_COOKIE)
+    assert attacker.get("/account").status_code == remembered.get("/account").status_code == 200
+    assert stored_users(app)[0].email_verified_at is None
+
+    assert _reset(app, _reset_link(app, outbox)).status_code == 303
+
+    assert attacker.get("/account").status_code == 302
+    assert remembered.get("/account").status_code == 302
+    assert new_client(app).login(password=attackers_password).status_code == 422
+    [account] = stored_users(app)
+    assert account.email_verified_at is not None  # the reset proved the mailbox
+    assert new_client(app).login(password=NEW_PASSWORD).status_code == 303
+    jobs.wait()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from unittest.mock import NonCallableMagicMock
 
 import argon2
 import pytest
+import time_machine
 from pytest_mock import MockerFixture
-from sqlalchemy import Select
+from sqlalchemy import Delete, Select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -23,9 +25,13 @@ from webapp.services.errors import (
 )
 
 
-def _sql(statement: Select) -> tuple[str, dict[str, object]]:
+def _sql(statement: Select | Delete) -> tuple[str, dict[str, object]]:
     compiled = statement.compile(dialect=sqlite.dialect())
     return str(compiled), dict(compiled.params)
+
+
+T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+DAY = timedelta(hours=24)
 
 
 def _user(email: str = "ann@example.com", password: str = STRONG_PASSWORD, **kw: object) -> User:
@@ -54,6 +60,47 @@ def test_register_duplicate_rolls_back_and_raises(session_mock: NonCallableMagic
 
     assert raised.value.email == "ann@example.com"
     session_mock.rollback.assert_called_once_with()
+
+
+@pytest.mark.twin("test_a_stale_unconfirmed_account_is_replaced_by_a_new_sign_up")
+def test_register_replacing_deletes_only_a_stale_unconfirmed_account_then_adds(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    order: list[str] = []
+    session_mock.execute.side_effect = lambda *a, **k: order.append("execute")
+    session_mock.add.side_effect = lambda *a, **k: order.append("add")
+    session_mock.commit.side_effect = lambda *a, **k: order.append("commit")
+
+    with time_machine.travel(T0, tick=False):
+        user = users.register_user(
+            "Ann@Example.com", "Ann", STRONG_PASSWORD, replace_unconfirmed_after=DAY
+        )
+
+    assert user.email == "ann@example.com"
+    assert order == ["execute", "add", "commit"]  # one transaction: the index settles races
+    (statement,), _ = session_mock.execute.call_args
+    sql, params = _sql(statement)
+    sql = " ".join(sql.split())
+    assert sql.startswith("DELETE FROM users WHERE ")
+    assert "lower(users.email) = ?" in sql
+    assert "users.email_verified_at IS NULL" in sql
+    assert "users.created_at <= ?" in sql
+    assert (
+        "NOT (EXISTS (SELECT * FROM user_sessions WHERE user_sessions.user_id = users.id))" in sql
+    )
+    assert "account_tokens.purpose = ? AND account_tokens.expires_at > ?" in sql
+    assert sorted(map(str, params.values())) == sorted(
+        ["ann@example.com", str(T0 - DAY), "verify", str(T0)]
+    )
+    session_mock.rollback.assert_not_called()
+
+
+@pytest.mark.twin("test_an_unconfirmed_account_is_kept_without_replacement")
+def test_register_without_replacement_deletes_nothing(session_mock: NonCallableMagicMock) -> None:
+    users.register_user("ann@example.com", "Ann", STRONG_PASSWORD)
+
+    session_mock.execute.assert_not_called()
+    session_mock.commit.assert_called_once_with()
 
 
 @pytest.mark.twin("test_register_rejected_input_touches_nothing")

@@ -89,3 +89,9 @@ class ResetPasswordForm(Form):
         "Enter the new password again.",
         Repeats("password", "The two passwords do not match."),
     )
+
+
+class VerifyEmailForm(Form):
+    """Confirm an address from its emailed link with the account's password."""
+
+    password = _password_field("Password", "Enter the password of this account.")

@@ -17,9 +17,16 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from webapp import audit, notifications
-from webapp.auth.forms import EmailRequestForm, LoginForm, RegisterForm, ResetPasswordForm
+from webapp.auth.forms import (
+    EmailRequestForm,
+    LoginForm,
+    RegisterForm,
+    ResetPasswordForm,
+    VerifyEmailForm,
+)
 from webapp.errors import mail_unavailable, too_many_requests
 from webapp.extensions import limiter, mailer
+from webapp.forms import Form
 from webapp.identity import sign_in, sign_out
 from webapp.redirects import safe_next
 from webapp.services import accounts, users
@@ -30,6 +37,7 @@ from webapp.services.errors import (
     InvalidToken,
     LoginThrottled,
     PasswordRejected,
+    WrongPassword,
 )
 from webapp.services.throttle import ThrottlePolicy
 
@@ -41,7 +49,8 @@ LOGIN_FAILED = "Incorrect email address or password."
 SIGNED_OUT = "You have been signed out."
 NOT_VERIFIED = "Confirm your email address first: use the link we sent you."
 PASSWORD_RESET_DONE = "Your password has been changed. Sign in with your new password."  # noqa: S105
-EMAIL_CONFIRMED = "Your email address is confirmed. You can sign in now."
+EMAIL_CONFIRMED = "Your email address is confirmed."
+WRONG_ACCOUNT_PASSWORD = "That is not the password of this account."  # noqa: S105
 # Where the reset link's token waits between the link and the form, out of the address bar.
 RESET_TOKEN_KEY = "reset_token"  # noqa: S105
 # Pages whose address holds (or held, a redirect ago) a token: no Referer may carry it away.
@@ -78,7 +87,16 @@ def register() -> Page:
             return mail_unavailable()
         email = form.email.data
         try:
-            user = users.register_user(email, form.name.data, form.password.data)
+            user = users.register_user(
+                email,
+                form.name.data,
+                form.password.data,
+                # Only while verification is required can an account be unconfirmed
+                # for good; without it every account signs in without confirming.
+                replace_unconfirmed_after=(
+                    current_app.config["VERIFY_TOKEN_LIFETIME"] if verify else None
+                ),
+            )
         except EmailAlreadyRegistered:
             audit.record("sign_up", "rejected", email=email, reason="already_registered")
             if verify:
@@ -125,18 +143,48 @@ def resend_verification() -> Page:
     return _form_page("auth/resend_verification.html", form)
 
 
-@bp.get("/register/verify/<token>")
+@bp.route("/register/verify/<token>", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
 def verify_email(token: str) -> Page:
-    """Confirm an address from the emailed link (once), then ask the person to sign in."""
-    try:
-        user = accounts.verify_email(token)
-    except InvalidToken:
+    """The emailed link: a GET only asks; a POST confirms the address and signs in.
+
+    A mail scanner or a curious click must not confirm an account that somebody else
+    opened with this address, so the POST needs the account's password, or a browser
+    already signed in as the account (it then shows just a Confirm button).
+    """
+    account = accounts.verification_account(token)
+    if account is None:
         audit.record("email_verify", "failure", reason="invalid_token")
         return _link_expired("verify")
-    audit.record("email_verify", "success", user_id=user.id)
-    flash(EMAIL_CONFIRMED, "success")
-    return redirect(url_for("auth.login"), 303)
+    me = current_user._get_current_object() if current_user.is_authenticated else None
+    signed_in = me is not None and me.id == account.id
+    form = Form() if signed_in else VerifyEmailForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.verify_email(
+                token,
+                None if signed_in else form.password.data,
+                ThrottlePolicy.from_config(current_app.config),
+                signed_in=me,
+            )
+        except InvalidToken:
+            audit.record("email_verify", "failure", reason="invalid_token")
+            return _link_expired("verify")
+        except LoginThrottled as exc:
+            audit.record("email_verify", "throttled", user_id=account.id)
+            return too_many_requests(exc.retry_after)
+        except WrongPassword:
+            audit.record("email_verify", "failure", user_id=account.id, reason="wrong_password")
+            form.password.errors.append(WRONG_ACCOUNT_PASSWORD)
+        else:
+            audit.record("email_verify", "success", user_id=user.id)
+            if not signed_in:
+                if me is not None:
+                    sign_out(me)  # another account's session must not linger in this browser
+                sign_in(user, remember=False)
+            flash(EMAIL_CONFIRMED, "success")
+            return redirect(url_for("account.index"), 303)
+    return _form_page("auth/verify_email.html", form, account=account, signed_in=signed_in)
 
 
 @bp.route("/login", methods=["GET", "POST"])

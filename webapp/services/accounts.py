@@ -11,7 +11,14 @@ from webapp.services import throttle as throttling
 from webapp.services.errors import InvalidToken, PasswordRejected, WrongPassword
 from webapp.services.sessions import NewToken, replace_token, revoke_user_sessions
 from webapp.services.throttle import ThrottlePolicy
-from webapp.services.tokens import RESET, VERIFY, expire_tokens, find_token, issue_token
+from webapp.services.tokens import (
+    RESET,
+    VERIFY,
+    consume_token,
+    expire_tokens,
+    find_token,
+    issue_token,
+)
 from webapp.services.users import account_key, get_user_by_email
 
 SAME_PASSWORD = "Choose a password different from your current one."  # noqa: S105
@@ -33,10 +40,15 @@ def confirm_password(user: User, password: str, throttle: ThrottlePolicy | None)
         throttling.record_success(account)
 
 
-def _set_password(user: User, password: str) -> None:
-    # The same policy as sign-up; any outstanding reset link dies with the old password.
+def _checked_hash(user: User, password: str) -> str:
+    # The same policy as sign-up.
     passwords.policy.check(password, context=(user.email, user.name))
-    user.password_hash = passwords.hasher.hash(password)
+    return passwords.hasher.hash(password)
+
+
+def _set_password(user: User, password: str) -> None:
+    # Any outstanding reset link dies with the old password.
+    user.password_hash = _checked_hash(user, password)
     expire_tokens(user.id, RESET)
 
 
@@ -78,12 +90,24 @@ def reset_token_is_valid(token: str) -> bool:
 
 
 def reset_password(token: str, new: str) -> User:
-    """Set a new password from an emailed link and end every session; the link dies."""
+    """Set a new password from an emailed link and end every session; the link dies.
+
+    The link proves the mailbox, so it also confirms the address: whoever signed up with
+    someone else's address loses the account to its owner (password and sessions alike).
+    Raises InvalidToken for a dead link, and for all but one of simultaneous uses of one.
+    """
     row = find_token(token, RESET)
     if row is None:
         raise InvalidToken
     user = row.user
-    _set_password(user, new)
+    # Checked and hashed before the link is spent: a rejected password leaves it usable.
+    password_hash = _checked_hash(user, new)
+    consume_token(token, RESET)
+    user.password_hash = password_hash
+    expire_tokens(user.id, RESET)
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        expire_tokens(user.id, VERIFY)
     revoke_user_sessions(user.id)  # commits the whole change
     # Proving control of the mailbox lifts any sign-in lock on the account.
     throttling.record_success(account_key(user.email))
@@ -95,12 +119,36 @@ def start_email_verification(user: User, lifetime: timedelta) -> str:
     return issue_token(user, VERIFY, lifetime)
 
 
-def verify_email(token: str) -> User:
-    """Mark the address of the token's user as verified; the link dies."""
+def verification_account(token: str) -> User | None:
+    """The account a live verification link would confirm, or None; changes nothing."""
+    row = find_token(token, VERIFY)
+    return None if row is None else row.user
+
+
+def verify_email(
+    token: str,
+    password: str | None,
+    throttle: ThrottlePolicy | None,
+    *,
+    signed_in: User | None = None,
+) -> User:
+    """Confirm the address of the link's account; the link dies.
+
+    Following the link is not enough, or a mail scanner (or the owner's curious click)
+    would confirm an account somebody else opened with the owner's address: the person
+    also proves they hold the account, by its ``password`` (counted by the per-account
+    throttle) or by being ``signed_in`` as it. Raises InvalidToken, WrongPassword or
+    LoginThrottled; nothing changes unless it succeeds.
+    """
     row = find_token(token, VERIFY)
     if row is None:
         raise InvalidToken
     user = row.user
+    if signed_in is None or signed_in.id != user.id:
+        if password is None:
+            raise WrongPassword
+        confirm_password(user, password, throttle)
+    consume_token(token, VERIFY)
     user.email_verified_at = utcnow()
     expire_tokens(user.id, VERIFY)
     db.session.commit()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from webapp.extensions import db
 from webapp.models import AccountToken, User, utcnow
+from webapp.services.errors import InvalidToken
 from webapp.services.sessions import hash_token
 
 RESET = "reset"
@@ -32,7 +33,10 @@ def issue_token(user: User, purpose: str, lifetime: timedelta) -> str:
 
 
 def find_token(token: str, purpose: str) -> AccountToken | None:
-    """The live token row (unused, unexpired, active user) for ``token``, or None."""
+    """The live token row (unused, unexpired, active user) for ``token``, or None.
+
+    Only a look-up: what a link may do is decided by ``consume_token``, never by this.
+    """
     row = db.session.scalar(
         select(AccountToken).where(
             AccountToken.token_hash == hash_token(token), AccountToken.purpose == purpose
@@ -41,6 +45,30 @@ def find_token(token: str, purpose: str) -> AccountToken | None:
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         return None
     return row if row.user.is_active else None
+
+
+def consume_token(token: str, purpose: str) -> None:
+    """Mark ``token`` used if it is still live, or raise InvalidToken (not committed).
+
+    One conditional UPDATE decides, so of several simultaneous submissions of one link
+    exactly one matches the row; the database holds the others back until that one's
+    transaction ends and then finds the row used. The caller commits the change the link
+    authorises in the same transaction, or rolls back.
+    """
+    now = utcnow()
+    result = db.session.execute(
+        update(AccountToken)
+        .where(
+            AccountToken.token_hash == hash_token(token),
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+            AccountToken.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    if not isinstance(result, CursorResult) or result.rowcount != 1:
+        db.session.rollback()
+        raise InvalidToken
 
 
 def expire_tokens(user_id: int, purpose: str) -> None:

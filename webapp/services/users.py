@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db, passwords
 from webapp.fingerprints import fingerprint
-from webapp.models import User
+from webapp.models import AccountToken, User, UserSession, utcnow
 from webapp.services import throttle as throttling
 from webapp.services.errors import (
     EmailAlreadyRegistered,
@@ -20,6 +21,7 @@ from webapp.services.errors import (
 )
 from webapp.services.sessions import revoke_user_sessions
 from webapp.services.throttle import ThrottlePolicy
+from webapp.services.tokens import VERIFY
 
 
 def normalize_email(email: str) -> str:
@@ -33,12 +35,25 @@ def normalize_email(email: str) -> str:
     return result.normalized.lower()
 
 
-def register_user(email: str, name: str, password: str) -> User:
-    """Create an account, or raise EmailAlreadyRegistered / PasswordRejected / InvalidEmail."""
+def register_user(
+    email: str,
+    name: str,
+    password: str,
+    *,
+    replace_unconfirmed_after: timedelta | None = None,
+) -> User:
+    """Create an account, or raise EmailAlreadyRegistered / PasswordRejected / InvalidEmail.
+
+    With ``replace_unconfirmed_after`` (the verification link's lifetime, given while
+    verification is required), an account with this address that was never confirmed,
+    never signed in to and has had no live link for that long is deleted and replaced.
+    """
     email = normalize_email(email)
     name = name.strip()
     passwords.policy.check(password, context=(email, name))
     user = User(email=email, name=name, password_hash=passwords.hasher.hash(password))
+    if replace_unconfirmed_after is not None:
+        _delete_stale_unconfirmed(email, replace_unconfirmed_after)
     db.session.add(user)
     try:
         db.session.commit()
@@ -47,6 +62,28 @@ def register_user(email: str, name: str, password: str) -> User:
         db.session.rollback()
         raise EmailAlreadyRegistered(email) from None
     return user
+
+
+def _delete_stale_unconfirmed(email: str, lifetime: timedelta) -> None:
+    # An unconfirmed address would otherwise stay blocked for good by whoever typed it
+    # first (perhaps to pre-register someone else's). Such an account could never sign
+    # in and its link is dead, so it holds nothing of anyone's. Accounts with a session
+    # date from before verification was required and are kept. Not committed: the new
+    # row is added in the same transaction, and the unique index settles a race.
+    now = utcnow()
+    db.session.execute(
+        delete(User).where(
+            func.lower(User.email) == email,
+            User.email_verified_at.is_(None),
+            User.created_at <= now - lifetime,
+            ~exists().where(UserSession.user_id == User.id),
+            ~exists().where(
+                AccountToken.user_id == User.id,
+                AccountToken.purpose == VERIFY,
+                AccountToken.expires_at > now,
+            ),
+        )
+    )
 
 
 def get_user_by_email(email: str) -> User | None:
