@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, request, session
 from flask_login import login_user, logout_user
 
+from webapp.devices import remember_device
 from webapp.extensions import client_address
 from webapp.models import User
 from webapp.services import sessions
@@ -39,6 +40,7 @@ def sign_in(user: User, *, remember: bool) -> None:
         ip=client_address(),
     )
     login_user(user, remember=remember)
+    remember_device(user)
 
 
 def sign_out(user: User) -> None:

@@ -35,6 +35,7 @@ from webapp.account.forms import (
     DeleteAccountForm,
     SessionActionForm,
 )
+from webapp.devices import remember_device, sign_in_throttle
 from webapp.errors import too_many_requests
 from webapp.extensions import limiter
 from webapp.identity import session_limits
@@ -71,7 +72,7 @@ def _me() -> User:
 
 
 def _throttle() -> ThrottlePolicy | None:
-    return ThrottlePolicy.from_config(current_app.config)
+    return sign_in_throttle()
 
 
 def _form_page(template: str, form: FlaskForm, **context: object) -> FormPage:
@@ -138,6 +139,7 @@ def change_password() -> Response | FormPage | Throttled:
             form.new_password.errors.append(exc.reason)
         else:
             audit.record("password_change", "success", user_id=user.id)
+            remember_device(user)  # the new password ended the old cookie's trust
             notifications.send_password_changed(user)
             flash(CHANGED_NOTICE, "success")
             return redirect(url_for("account.index"), 303)

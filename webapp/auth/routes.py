@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from webapp import audit, notifications
 from webapp.auth.forms import EmailRequestForm, LoginForm, RegisterForm, ResetPasswordForm
+from webapp.devices import sign_in_throttle
 from webapp.errors import mail_unavailable, too_many_requests
 from webapp.extensions import limiter, mailer
 from webapp.identity import sign_in, sign_out
@@ -31,7 +32,6 @@ from webapp.services.errors import (
     LoginThrottled,
     PasswordRejected,
 )
-from webapp.services.throttle import ThrottlePolicy
 
 bp = Blueprint("auth", __name__)
 
@@ -148,7 +148,7 @@ def login() -> Page:
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data
-        throttle = ThrottlePolicy.from_config(current_app.config)
+        throttle = sign_in_throttle()
         try:
             user = users.authenticate(
                 email, form.password.data, throttle, require_verified=_verification_required()
@@ -177,7 +177,7 @@ def logout() -> Response:
     if current_user.is_authenticated:
         audit.record("sign_out", "success", user_id=current_user.id)
         sign_out(current_user)
-    # Not a flash: the reply's Clear-Site-Data also deletes the cookie a flash would ride in.
+    # Not a flash: it would start a new session cookie right after sign-out deleted it.
     return redirect(url_for("auth.login", signed_out=1), 303)
 
 
