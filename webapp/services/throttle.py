@@ -21,7 +21,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -68,10 +68,6 @@ class ThrottlePolicy:
             device_lifetime=config["DEVICE_COOKIE_LIFETIME"],
             device_cookie=device_cookie,
         )
-
-    def for_device(self, device_cookie: str | None) -> ThrottlePolicy:
-        """The same policy for a request that sent this device cookie."""
-        return replace(self, device_cookie=device_cookie)
 
     def wait_after(self, failures: int) -> timedelta:
         """The wait imposed after the ``failures``-th consecutive failure."""
@@ -210,7 +206,8 @@ def _reserve_in_memory(store: Storage, keys: tuple[str, str], policy: ThrottlePo
             raise LoginThrottled(_retry_after(store.get_expiry(wait_key) - time.time()))
         attempt = store.incr(failures_key, int(policy.memory.total_seconds()))
         if attempt > policy.max_failures:
-            # Only a success here, a password reset or the counter's expiry lifts this.
+            # No check runs now, so no success can lift this: only the counter's expiry,
+            # or for untrusted clients a password reset.
             raise LoginThrottled(_retry_after(store.get_expiry(failures_key) - time.time()))
         wait = policy.wait_after(attempt)
         if wait:
