@@ -79,6 +79,7 @@ class ThrottlePolicy:
     def wait_schedule(self) -> list[int]:
         """Whole-second waits after failure ``free_failures``, the next, ...; the last repeats."""
         schedule = []
+        # wait_after stops doubling after 32 steps, so the list ends by then at the latest.
         for failures in range(self.free_failures, self.free_failures + 33):
             wait = self.wait_after(failures)
             schedule.append(math.ceil(wait.total_seconds()))
