@@ -122,6 +122,7 @@ def test_valid_login_returns_the_user(session_mock: NonCallableMagicMock) -> Non
     session_mock.commit.assert_not_called()  # parameters are current: no rehash
 
 
+@pytest.mark.twin("test_c19_the_owners_browser_gets_in_while_a_wait_runs_for_untrusted_clients")
 def test_a_trusted_browser_signs_in_while_untrusted_clients_wait(
     session_mock: NonCallableMagicMock,
 ) -> None:
