@@ -57,6 +57,8 @@ def _cookie_settings(secure: bool) -> dict[str, Any]:
         "REMEMBER_COOKIE_SECURE": secure,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "DEVICE_COOKIE_NAME": f"{prefix}device",
+        "DEVICE_COOKIE_SECURE": secure,
     }
 
 
@@ -109,6 +111,10 @@ def base_settings(instance_path: str) -> dict[str, Any]:
         # Forgotten only after a success (or a password reset): NIST's ceiling is per account,
         # not per window; a year bounds what the storage keeps for addresses never used.
         "LOGIN_FAILURE_MEMORY": timedelta(days=365),
+        # A browser where the owner signed in keeps its own failure count (OWASP's device
+        # cookies), so guesses from elsewhere cannot lock the owner out there; the cookie
+        # lasts this long, and a new password ends it sooner.
+        "DEVICE_COOKIE_LIFETIME": timedelta(days=_env_int("DEVICE_COOKIE_DAYS", 180)),
         # Links in emails are built from this, never from the request's Host header.
         "PUBLIC_URL": _env("PUBLIC_URL", ""),
         "MAIL_SERVER": _env("MAIL_SERVER", ""),

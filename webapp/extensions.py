@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,26 @@ def counters() -> Storage:
 def client_address() -> str:
     """The client address, already corrected by ProxyFix for trusted proxies only."""
     return request.remote_addr or "unknown"
+
+
+def rate_limit_key() -> str:
+    """The client as per-address limits count it: an IPv6 client by its /64 network.
+
+    One subscriber (one host, even) is routinely given a whole /64, so counting each IPv6
+    address apart would hand out a fresh budget per address. An IPv4-mapped IPv6 address
+    is its IPv4 address. Sessions and the audit log keep the full address.
+    """
+    address = client_address()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        network = ipaddress.IPv6Address(int(ip) >> 64 << 64)  # no zone: the host's own name
+        return f"{network}/64"
+    return str(ip)
 
 
 @dataclass(frozen=True)
@@ -115,7 +136,7 @@ login_manager.refresh_view = "account.confirm"
 login_manager.needs_refresh_message = "Please enter your password again to continue."
 login_manager.needs_refresh_message_category = "info"
 csrf = CSRFProtect()
-limiter = Limiter(key_func=client_address)
+limiter = Limiter(key_func=rate_limit_key)
 passwords = Passwords()
 mailer = Mailer()
 jobs = Jobs()

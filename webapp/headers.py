@@ -24,9 +24,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 # The site uses no device features; an injected script must not get them either.
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=()"
-# Sign-out also wipes what the browser kept for the site: cached account pages,
-# every cookie (not just the ones the server knows to delete) and local storage.
-CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+# Sign-out also wipes what the browser kept for the site: cached account pages and local
+# storage. Not "cookies": that would delete the device cookie too, and the owner would be an
+# untrusted client, open to anyone's lockout, after every sign-out. The session and
+# remember-me cookies, the ones that sign in, are deleted by name (identity.sign_out).
+CLEAR_SITE_DATA = '"cache", "storage"'
 # Load balancers probe over plain http inside the network and expect a 200.
 HEALTH_CHECK_PATH = "/healthz"
 # Methods that change nothing (RFC 9110 9.2.1); everything else needs a same-site origin.

@@ -6,6 +6,7 @@ from flask import current_app, request, session
 from flask_login import login_user, logout_user
 from flask_login.utils import decode_cookie
 
+from webapp.devices import remember_device
 from webapp.extensions import client_address
 from webapp.models import User
 from webapp.services import sessions
@@ -67,6 +68,7 @@ def _log_in(user: User, *, remember: bool) -> None:
         # Flask-Login leaves a remember cookie alone unless it sets a new one; this one
         # belongs to a session that has ended, so it goes too.
         session["_remember"] = "clear"
+    remember_device(user)
 
 
 def sign_out(user: User) -> None:

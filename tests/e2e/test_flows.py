@@ -124,8 +124,8 @@ def test_keep_me_signed_in_survives_a_restart_and_ends_with_sign_out(
     first.context.close()
     # What survives closing the browser: the persistent cookies, not the session cookie.
     kept = persistent_cookies(state)
-    assert cookie_names(state) == {"session", "remember"}
-    assert cookie_names(kept) == {"remember"}
+    assert cookie_names(state) == {"session", "remember", "device"}
+    assert cookie_names(kept) == {"remember", "device"}
 
     restarted = open_browser(storage_state=kept)
     restarted.goto("/account")

@@ -322,7 +322,10 @@ def test_confirm_counts_towards_the_account_throttle(
 
     assert throttled.status_code == 429
     assert int(throttled.headers["Retry-After"]) > 0
-    assert app_client_factory().login().status_code == 429  # the same per-account counter
+    # The counter of this browser (its device cookie) guards signing in here too; other
+    # browsers are counted apart.
+    assert ann.login().status_code == 429
+    assert app_client_factory().login().status_code == 303
 
 
 def test_confirm_without_next_goes_to_the_account_and_ignores_foreign_next(

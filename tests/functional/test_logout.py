@@ -41,8 +41,7 @@ def test_logout_redirects_to_login_and_the_account_needs_sign_in_again(
 
     assert response.status_code == 303
     assert urlsplit(response.headers["Location"]).path == "/login"
-    # Said by the page the redirect names, not by a flash in a cookie: the same reply's
-    # Clear-Site-Data would delete that cookie in the browser.
+    # Said by the page the redirect names, not by a flash in a new session cookie.
     assert "You have been signed out." in client.get(response.headers["Location"]).text
     assert "You have been signed out." not in client.get("/login").text
     again = client.get("/account")

@@ -3,7 +3,8 @@
 The deployed shape (README "Scaling out"): every process is stateless, so uniqueness is the
 database's job and limits and sessions live in shared storage. Each test proves one of those
 claims over real HTTP against `gunicorn wsgi:app`, with 4 sync workers on one port and a
-second instance on another port sharing the same database, Redis and SECRET_KEY.
+second instance on another port sharing the same database, Redis and SECRET_KEY (and, for
+the simultaneous guesses, one with 2 workers).
 
 The servers live for the whole module (starting them is most of the cost); each test uses
 addresses of its own and starts from an empty Redis database.
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.gunicorn
 
 WORKERS = 4
 SIMULTANEOUS_SIGN_UPS = 20
+SIMULTANEOUS_GUESSES = 40
 FREE_FAILURES = 5  # LOGIN_FREE_FAILURES
 FIRST_WAIT = 30  # LOGIN_FIRST_WAIT, seconds
 WRONG = "definitely not the password"
@@ -255,6 +257,26 @@ def test_c18_per_account_throttle_holds_across_two_instances(
     for attempt in range(FREE_FAILURES, FREE_FAILURES + 6):
         assert_throttled(login(instances[attempt % 2], email, STRONG_PASSWORD))
     assert_healthy_log(server_a, server_b)
+
+
+def test_c18_forty_simultaneous_wrong_sign_ins_on_two_workers_get_five_checks(
+    start_server: StartServer, cluster_env: dict[str, str]
+) -> None:
+    """The reservation is atomic in Redis: whichever worker takes which guess, no guess
+    made while another is being checked gets a check beyond the five free ones."""
+    server = start_server(cluster_env, 2)
+    email = "throttle.race@example.com"
+    assert sign_up(Browser(server.url), email, "Tess Race").status == 303
+    since = len(server.accesses())
+    calls = [prepared_login(server.url, email, WRONG) for _ in range(SIMULTANEOUS_GUESSES)]
+
+    replies = simultaneously(calls)
+
+    statuses = sorted(reply.status for reply in replies)
+    assert statuses == [422] * FREE_FAILURES + [429] * (SIMULTANEOUS_GUESSES - FREE_FAILURES)
+    logged = login_accesses(server, since, expected=SIMULTANEOUS_GUESSES)
+    assert len({access.pid for access in logged}) == 2, f"one worker answered all: {logged}"
+    assert_healthy_log(server)
 
 
 def test_per_process_memory_storage_would_not_hold_the_limit_across_instances(

@@ -18,6 +18,7 @@ from webapp.models import User, UserSession
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 LOGIN_FAILED = "Incorrect email address or password."
 SESSION_COOKIE = "__Host-session"
+DEVICE_COOKIE = "__Host-device"
 
 
 def stored_users(app: Flask) -> list[User]:

@@ -63,7 +63,7 @@ def test_sign_up_out_and_in_through_gunicorn(server: Gunicorn) -> None:
         },
     )
     assert_redirect(registered, base_url, 303, "/account")
-    assert browser.cookie_names() == {"session"}
+    assert browser.cookie_names() == {"session", "device"}  # no __Host- over plain http
 
     account = browser.get("/account")
     assert account.status == 200

@@ -18,9 +18,9 @@ from sqlalchemy.dialects import sqlite
 from tests.support import STRONG_PASSWORD
 from webapp.extensions import passwords
 from webapp.models import User, UserSession, utcnow
-from webapp.services import accounts, sessions
+from webapp.services import accounts, sessions, users
 from webapp.services.errors import LoginThrottled, PasswordRejected, WrongPassword
-from webapp.services.throttle import ThrottlePolicy
+from webapp.services.throttle import ThrottlePolicy, issue_device_cookie
 
 NEW_PASSWORD = "velvet otter climbs the lighthouse"
 WRONG = "definitely not the password"
@@ -233,6 +233,22 @@ def test_the_right_password_ends_the_failure_streak(app_context: None) -> None:
 
         # Not throttled the second time round: success starts the count again.
         accounts.confirm_password(user, STRONG_PASSWORD, policy)
+
+
+def test_confirming_in_a_trusted_browser_is_not_locked_by_untrusted_failures(
+    app_context: None,
+) -> None:
+    user = _user()
+    untrusted = ThrottlePolicy()
+    cookie = issue_device_cookie(users.account_key(user.email), user.password_hash)
+    for _ in range(untrusted.free_failures):
+        with pytest.raises(WrongPassword):
+            accounts.confirm_password(user, WRONG, untrusted)
+
+    accounts.confirm_password(user, STRONG_PASSWORD, ThrottlePolicy(device_cookie=cookie))
+
+    with pytest.raises(LoginThrottled):
+        accounts.confirm_password(user, STRONG_PASSWORD, untrusted)
 
 
 # --- delete_account -------------------------------------------------------------------------

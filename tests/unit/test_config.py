@@ -182,6 +182,8 @@ def test_development_keeps_a_generated_secret_under_instance(tmp_path: Path) -> 
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
     assert first["SESSION_COOKIE_SECURE"] is False  # plain http on 127.0.0.1
     assert first["SESSION_COOKIE_NAME"] == "session"
+    assert first["DEVICE_COOKIE_SECURE"] is False
+    assert first["DEVICE_COOKIE_NAME"] == "device"  # __Host- would need Secure
 
 
 def test_database_url_comes_from_the_environment(
@@ -210,6 +212,8 @@ def test_c23_production_cookies_stay_secure_whatever_the_environment_says(
 
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert settings["REMEMBER_COOKIE_SECURE"] is True
+    assert settings["DEVICE_COOKIE_SECURE"] is True
+    assert settings["DEVICE_COOKIE_NAME"] == "__Host-device"
 
 
 @pytest.mark.parametrize("name", ["DATABASE_URL", "RATELIMIT_STORAGE_URI", "SITE_NAME", "APP_ENV"])

@@ -21,8 +21,10 @@ from webapp.services.errors import (
     EmailAlreadyRegistered,
     EmailNotVerified,
     InvalidEmail,
+    LoginThrottled,
     PasswordRejected,
 )
+from webapp.services.throttle import ThrottlePolicy, issue_device_cookie
 
 
 def _sql(statement: Select | Delete) -> tuple[str, dict[str, object]]:
@@ -165,6 +167,26 @@ def test_valid_login_returns_the_user(session_mock: NonCallableMagicMock) -> Non
 
     assert users.authenticate("ann@example.com", STRONG_PASSWORD) is user
     session_mock.commit.assert_not_called()  # parameters are current: no rehash
+
+
+@pytest.mark.twin("test_c19_the_owners_browser_gets_in_while_a_wait_runs_for_untrusted_clients")
+def test_a_trusted_browser_signs_in_while_untrusted_clients_wait(
+    session_mock: NonCallableMagicMock,
+) -> None:
+    user = _user()
+    session_mock.scalar.return_value = user
+    untrusted = ThrottlePolicy()
+    trusted = ThrottlePolicy(
+        device_cookie=issue_device_cookie(users.account_key(user.email), user.password_hash)
+    )
+    for _ in range(untrusted.free_failures):
+        assert users.authenticate(user.email, "wrong " + STRONG_PASSWORD, untrusted) is None
+    with pytest.raises(LoginThrottled):
+        users.authenticate(user.email, STRONG_PASSWORD, untrusted)
+
+    assert users.authenticate(user.email, STRONG_PASSWORD, trusted) is user
+    with pytest.raises(LoginThrottled):  # her success is her browser's alone
+        users.authenticate(user.email, STRONG_PASSWORD, untrusted)
 
 
 def test_wrong_password_returns_none(session_mock: NonCallableMagicMock) -> None:

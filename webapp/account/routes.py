@@ -35,6 +35,7 @@ from webapp.account.forms import (
     DeleteAccountForm,
     SessionActionForm,
 )
+from webapp.devices import sign_in_throttle
 from webapp.errors import too_many_requests
 from webapp.extensions import limiter
 from webapp.identity import session_limits, use_new_token
@@ -71,7 +72,7 @@ def _me() -> User:
 
 
 def _throttle() -> ThrottlePolicy | None:
-    return ThrottlePolicy.from_config(current_app.config)
+    return sign_in_throttle()
 
 
 def _form_page(template: str, form: FlaskForm, **context: object) -> FormPage:

@@ -24,6 +24,7 @@ from webapp.auth.forms import (
     ResetPasswordForm,
     VerifyEmailForm,
 )
+from webapp.devices import sign_in_throttle
 from webapp.errors import mail_unavailable, too_many_requests
 from webapp.extensions import limiter, mailer
 from webapp.forms import Form
@@ -39,7 +40,6 @@ from webapp.services.errors import (
     PasswordRejected,
     WrongPassword,
 )
-from webapp.services.throttle import ThrottlePolicy
 
 bp = Blueprint("auth", __name__)
 
@@ -164,7 +164,7 @@ def verify_email(token: str) -> Page:
             user = accounts.verify_email(
                 token,
                 None if signed_in else form.password.data,
-                ThrottlePolicy.from_config(current_app.config),
+                sign_in_throttle(),
                 signed_in=me,
             )
         except InvalidToken:
@@ -196,7 +196,7 @@ def login() -> Page:
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data
-        throttle = ThrottlePolicy.from_config(current_app.config)
+        throttle = sign_in_throttle()
         try:
             user = users.authenticate(
                 email, form.password.data, throttle, require_verified=_verification_required()
@@ -225,7 +225,7 @@ def logout() -> Response:
     if current_user.is_authenticated:
         audit.record("sign_out", "success", user_id=current_user.id)
         sign_out(current_user)
-    # Not a flash: the reply's Clear-Site-Data also deletes the cookie a flash would ride in.
+    # Not a flash: it would start a new session cookie right after sign-out deleted it.
     return redirect(url_for("auth.login", signed_out=1), 303)
 
 

@@ -27,17 +27,18 @@ SAME_PASSWORD = "Choose a password different from your current one."  # noqa: S1
 def confirm_password(user: User, password: str, throttle: ThrottlePolicy | None) -> None:
     """Raise WrongPassword (or LoginThrottled) unless ``password`` is the user's.
 
-    Counts towards the same per-account throttle as signing in, so a stolen session
-    cannot be used to guess the password either.
+    Counts towards the same throttle as signing in (the browser's own counter when the
+    policy carries its valid device cookie, else the account's untrusted one), so a stolen
+    session cannot be used to guess the password either.
     """
     account = account_key(user.email)
-    attempt = throttling.reserve_attempt(account, throttle) if throttle else 0
+    device = throttling.trusted_device(throttle, account, user.password_hash)
+    if throttle:
+        throttling.reserve_attempt(account, throttle, device)
     if not passwords.hasher.verify(user.password_hash, password):
-        if throttle:
-            throttling.record_failure(account, attempt, throttle)
         raise WrongPassword
     if throttle:
-        throttling.record_success(account)
+        throttling.record_success(account, device)
 
 
 def _checked_hash(user: User, password: str) -> str:

@@ -114,24 +114,27 @@ def authenticate(
     """The active user these credentials belong to, or None; the cost is the same either way.
 
     With a ``throttle`` policy, raises LoginThrottled instead of checking the password when
-    this address has failed too often, whether or not an account has it. With
-    ``require_verified``, right credentials for an unconfirmed address raise EmailNotVerified.
+    this address has failed too often, whether or not an account has it: counted for the
+    browser alone when the policy carries its valid device cookie for this account, else for
+    every untrusted client together. With ``require_verified``, right credentials for an
+    unconfirmed address raise EmailNotVerified.
     """
     hasher = passwords.hasher
     if len(password) > passwords.policy.max_length:
         return None  # never feed the hasher more than the policy could ever have accepted
     account = account_key(email)
-    attempt = throttling.reserve_attempt(account, throttle) if throttle else 0
     user = get_user_by_email(email)
+    device = throttling.trusted_device(throttle, account, user.password_hash if user else None)
+    if throttle:
+        # A failure's wait is set here already; only a success lifts it again.
+        throttling.reserve_attempt(account, throttle, device)
     if user is None:
         # Spend one verification anyway, so timing does not reveal who has an account.
         hasher.dummy_verify(password)
     if user is None or not (hasher.verify(user.password_hash, password) and user.is_active):
-        if throttle:
-            throttling.record_failure(account, attempt, throttle)
         return None
     if throttle:
-        throttling.record_success(account)
+        throttling.record_success(account, device)
     if require_verified and user.email_verified_at is None:
         raise EmailNotVerified(user.email)
     if hasher.needs_rehash(user.password_hash):
