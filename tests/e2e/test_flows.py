@@ -149,8 +149,10 @@ def test_forgot_password_link_from_the_mail_sets_a_new_password(
     page.wait_for_url("**/password/reset")  # the token is out of the address bar
     control(page, "New password").fill(NEW_PASSWORD)
     control(page, "Confirm new password").fill(NEW_PASSWORD)
-    button(page, "Change password").click()
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        button(page, "Change password").click()
 
+    assert answer.value.status == 303, f"the reset form was answered {answer.value.status}"
     page.wait_for_url("**/login")
     assert flashes(page) == ["Your password has been changed. Sign in with your new password."]
     submit_sign_in(page, account.email, account.password)
