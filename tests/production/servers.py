@@ -106,7 +106,8 @@ def production_env(*, database_url: str, mail_port: int, **settings: str) -> dic
     """``server_env`` with production settings, for a ``Gunicorn`` given a ``Certificate``.
 
     ``APP_ENV=production``: Secure ``__Host-`` cookies, https insisted on, HSTS. Counters in
-    ``memory://``, so the server must have one worker; mail goes over plain SMTP to the
+    ``memory://``, so one worker (WEB_CONCURRENCY=1, which ``flask db upgrade`` with this
+    environment sees too; ``Gunicorn`` sets its own count); mail goes over plain SMTP to the
     catcher on ``mail_port`` of 127.0.0.1 (tests/smtp.py). Per-address limits are generous,
     a new random SECRET_KEY is used and PUBLIC_URL is the server's own https address, unless
     ``settings`` say otherwise.
@@ -117,6 +118,7 @@ def production_env(*, database_url: str, mail_port: int, **settings: str) -> dic
         secret_key=new_secret_key(),
         **{
             "APP_ENV": "production",
+            "WEB_CONCURRENCY": "1",
             "MAIL_SERVER": "127.0.0.1",
             "MAIL_PORT": str(mail_port),
             "MAIL_USE_TLS": "false",
