@@ -1,18 +1,21 @@
-"""Browser-suite fixtures: Debian's Chromium, the app on a free port, a local SMTP catcher.
+"""Browser-suite fixtures: Debian's Chromium, the app as deployed, a local SMTP catcher.
 
-The app runs in this process, in a daemon thread (``werkzeug.serving.make_server``, threaded),
-on a temporary SQLite file, with development settings: production behaviour and production
-Argon2 cost, but cookies without Secure and no https redirect, since it speaks plain http.
-Its mail goes over SMTP to an aiosmtpd server (``tests/smtp.py``) whose ``Outbox`` the tests
-read. One Chromium (pytest-playwright's session ``browser``) serves the whole run; each test
-opens contexts of its own, so no cookie leaks from one test to the next.
+The app runs as a deployment runs it: ``flask --app wsgi db upgrade``, then ``gunicorn
+wsgi:app`` from the repository root (``tests/production/servers.py``), over https with a
+certificate for ``localhost`` from a throwaway CA (trustme), with production settings
+(``APP_ENV=production``: Secure ``__Host-`` cookies, https insisted on, production Argon2
+cost) on a temporary SQLite file. One worker, since the rate-limit counters are in memory.
+Chromium does not know the CA, so every context is opened with ``ignore_https_errors``;
+nothing else about what the browser sends is changed. Mail goes over SMTP to an aiosmtpd
+server (``tests/smtp.py``) whose ``Outbox`` the tests read.
+
+One server serves the session (one per xdist worker); a second one, on the same database
+with REQUIRE_EMAIL_VERIFICATION on, is started only if a test asks for ``verifying_server``.
+One Chromium (pytest-playwright's session ``browser``) serves the whole run; each test opens
+contexts of its own, so no cookie leaks from one test to the next.
 
 Without ``chromium`` on the PATH every browser test is skipped with the reason below, which
 ``tests/ci_guard.py`` turns into a failure when ``CI=true`` (CI installs Chromium).
-
-Flask-Limiter's ``limiter`` is one shared object whose storage the last ``create_app`` sets:
-the browser tests run before any other layer (``tests/e2e`` sorts first) and create no other
-app, so the live server keeps its own counters while they run.
 """
 
 from __future__ import annotations
@@ -20,14 +23,15 @@ from __future__ import annotations
 import itertools
 import secrets
 import shutil
-import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
-from werkzeug.serving import make_server
 
 from tests.e2e.support import (
     DESKTOP,
@@ -43,7 +47,14 @@ from tests.e2e.support import (
     wait_for_mail,
 )
 from tests.e2e.tour import Stop, storage_for
-from tests.production.servers import app_settings
+from tests.production.servers import (
+    Certificate,
+    Gunicorn,
+    app_settings,
+    make_certificate,
+    production_env,
+    upgrade_database,
+)
 from tests.smtp import Outbox, link_in, smtp_server
 from webapp import create_app
 from webapp.extensions import db, jobs
@@ -63,9 +74,6 @@ NO_CHROMIUM = (
     "Debian's chromium is not installed (`apt-get install chromium`): the browser tests "
     "need it, and Playwright's own browser download does not work here"
 )
-# Per-address limits high enough that a whole run from 127.0.0.1 never meets them; the
-# per-account sign-in throttle still applies (the throttle test relies on it).
-GENEROUS_RATE_LIMIT = "1000 per minute"
 
 
 @pytest.fixture(scope="session")
@@ -83,46 +91,64 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The app on a free port of 127.0.0.1, served by Werkzeug in a daemon thread."""
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    """Every context pytest-playwright opens: the servers' CA is not one Chromium trusts."""
+    return {**browser_context_args, "ignore_https_errors": True}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the servers of a run share: the database, the SMTP catcher, the certificate."""
+
+    env: dict[str, str]
+    outbox: Outbox
+    certificate: Certificate
+    folder: Path
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """A migrated SQLite database, an SMTP catcher and a certificate for localhost."""
     folder = tmp_path_factory.mktemp("e2e")
-    with smtp_server() as (outbox, smtp_port), pytest.MonkeyPatch.context() as environment:
-        # Settings are read once, in create_app: none may leak in from the outer environment.
-        for name in app_settings():
-            environment.delenv(name, raising=False)
-        app = create_app(
-            {
-                "APP_ENV": "development",
-                "SECRET_KEY": secrets.token_urlsafe(48),
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'app.db'}",
-                "RATELIMIT_ENABLED": True,
-                "RATELIMIT_STORAGE_URI": "memory://",
-                "LOGIN_RATE_LIMIT": GENEROUS_RATE_LIMIT,
-                "REGISTER_RATE_LIMIT": GENEROUS_RATE_LIMIT,
-                "MAIL_REQUEST_RATE_LIMIT": GENEROUS_RATE_LIMIT,
-                "MAIL_SERVER": "127.0.0.1",
-                "MAIL_PORT": smtp_port,
-                "MAIL_USE_TLS": False,
-            }
+    with smtp_server() as (outbox, smtp_port):
+        # Per-address limits are generous (GENEROUS_RATE_LIMIT): a whole run from 127.0.0.1
+        # never meets them. The per-account sign-in throttle still applies (a test needs it).
+        env = production_env(
+            database_url=f"sqlite:///{folder / 'app.db'}",
+            mail_port=smtp_port,
+            REQUIRE_EMAIL_VERIFICATION="false",
         )
-        environment.undo()
-        with app.app_context():
-            db.create_all()
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        url = f"http://127.0.0.1:{server.server_port}"
-        # Links in emails: read at send time, so it can be set once the port is known.
-        app.config["PUBLIC_URL"] = url
-        thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
-        thread.start()
-        try:
-            yield LiveServer(url=url, app=app, outbox=outbox)
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
-            server.server_close()
-            jobs.wait()  # mail still being sent must not hit a stopped SMTP server
-            with app.app_context():
-                db.engine.dispose()
+        # Production refuses to start without an https PUBLIC_URL, and no server has its
+        # port yet; the migration builds no link, so the bare origin does for it.
+        upgrade_database({**env, "PUBLIC_URL": "https://localhost"})
+        yield Deployment(env, outbox, make_certificate(folder / "tls"), folder)
+
+
+@contextmanager
+def _serve(deployment: Deployment, name: str, **settings: str) -> Iterator[Gunicorn]:
+    """``gunicorn wsgi:app`` over https with one worker, stopped when the block ends."""
+    server = Gunicorn(
+        {**deployment.env, **settings},
+        workers=1,
+        certificate=deployment.certificate,
+        log_path=deployment.folder / f"{name}.log",
+    )
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def live_server(deployment: Deployment) -> Iterator[LiveServer]:
+    """The app at https://localhost:PORT, as deployed, for the whole run."""
+    with _serve(deployment, "server") as server:
+        yield LiveServer(url=server.url, outbox=deployment.outbox, env=server.environment())
+
+
+@pytest.fixture(scope="session")
+def verifying_server(deployment: Deployment) -> Iterator[LiveServer]:
+    """Another server on the same database, with REQUIRE_EMAIL_VERIFICATION on."""
+    with _serve(deployment, "verifying", REQUIRE_EMAIL_VERIFICATION="true") as server:
+        yield LiveServer(url=server.url, outbox=deployment.outbox, env=server.environment())
 
 
 @pytest.fixture(scope="session")
@@ -135,6 +161,29 @@ def base_url(live_server: LiveServer) -> str:
 def outbox(live_server: LiveServer) -> Outbox:
     """What the live server has sent (overrides tests/conftest.py's per-test SMTP server)."""
     return live_server.outbox
+
+
+@pytest.fixture(scope="session")
+def server_app(live_server: LiveServer) -> Iterator[Flask]:
+    """The app built here, from the live server's own environment, on its database.
+
+    For fixtures that prepare data the way the server's code would (it serves nothing).
+    """
+    with pytest.MonkeyPatch.context() as environment:
+        # Settings are read once, in create_app: none may leak in from the outer environment.
+        names = app_settings()
+        for name in names:
+            environment.delenv(name, raising=False)
+        for name, value in live_server.env.items():
+            if name in names:
+                environment.setenv(name, value)
+        app = create_app()
+    try:
+        yield app
+    finally:
+        jobs.wait()
+        with app.app_context():
+            db.engine.dispose()
 
 
 _numbers = itertools.count(1)
@@ -152,10 +201,10 @@ def new_email(request: pytest.FixtureRequest) -> Callable[[], str]:
 
 
 @pytest.fixture
-def account(live_server: LiveServer, new_email: Callable[[], str]) -> Account:
+def account(server_app: Flask, new_email: Callable[[], str]) -> Account:
     """An account made directly by the service, for flows that are not about signing up."""
     account = Account(new_email())
-    with live_server.app.app_context():
+    with server_app.app_context():
         users.register_user(account.email, account.name, account.password)
     return account
 
@@ -197,7 +246,9 @@ class SharedAccount:
 
 
 @pytest.fixture(scope="session")
-def shared_account(browser: Browser, live_server: LiveServer) -> SharedAccount:
+def shared_account(
+    browser: Browser, browser_context_args: dict[str, Any], live_server: LiveServer
+) -> SharedAccount:
     """Signed up once per run: the accessibility, layout and screenshot tours only look.
 
     Two browsers are signed in to it (so the sessions page lists another device), the second
@@ -205,7 +256,7 @@ def shared_account(browser: Browser, live_server: LiveServer) -> SharedAccount:
     does not use it up (a newer link would replace it, and mails per address are limited).
     """
     account = Account(email="ada@example.com", name="Ada Lovelace", password=PASSWORD)
-    contexts = [browser.new_context(base_url=live_server.url) for _ in range(3)]
+    contexts = [browser.new_context(**browser_context_args) for _ in range(3)]
     try:
         first, second, third = (context.new_page() for context in contexts)
         sign_up(first, account)

@@ -13,8 +13,15 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask
-from playwright.sync_api import ConsoleMessage, Error, Locator, Page, Response, ViewportSize
+from playwright.sync_api import (
+    ConsoleMessage,
+    Error,
+    Locator,
+    Page,
+    Response,
+    ViewportSize,
+    expect,
+)
 
 from tests.smtp import Outbox
 from tests.support import STRONG_PASSWORD
@@ -25,15 +32,19 @@ MAIL_TIMEOUT = 10.0
 # The two sizes every page is checked and photographed at: a laptop, and a phone.
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 MOBILE: ViewportSize = {"width": 390, "height": 844}
+# Production's cookie names: the __Host- prefix makes the browser insist on Secure and the host.
+SESSION_COOKIE = "__Host-session"
+REMEMBER_COOKIE = "__Host-remember"
+DEVICE_COOKIE = "__Host-device"
 
 
 @dataclass(frozen=True)
 class LiveServer:
-    """The app under test, where it listens, and the mailbox its mail goes to."""
+    """The app under test: where it listens, the mailbox its mail goes to, its environment."""
 
     url: str
-    app: Flask
     outbox: Outbox
+    env: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -65,14 +76,28 @@ def path_of(page: Page) -> str:
     return re.sub(r"^https?://[^/]+", "", page.url)
 
 
-def sign_up(page: Page, account: Account) -> None:
-    """Create the account through the form; it ends on /account, signed in."""
+def submit_sign_up(page: Page, account: Account) -> None:
+    """Fill in and send the sign-up form (wherever it leads)."""
     page.goto("/register")
     control(page, "Email address").fill(account.email)
     control(page, "Name").fill(account.name)
     control(page, "Password").fill(account.password)
     control(page, "Confirm password").fill(account.password)
     button(page, "Create account").click()
+    page.wait_for_load_state()
+
+
+def expect_account_of(page: Page, account: Account) -> None:
+    """The page is this account's own page: signed in as it."""
+    assert path_of(page) == "/account"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+    expect(page.get_by_role("main")).to_contain_text(account.email)
+    expect(page.get_by_role("main")).to_contain_text(account.name)
+
+
+def sign_up(page: Page, account: Account) -> None:
+    """Create the account through the form; it ends on /account, signed in."""
+    submit_sign_up(page, account)
     page.wait_for_url("**/account")
 
 

@@ -1,23 +1,30 @@
 """The flows of the README in a real Chromium, each with JavaScript on and off.
 
-Each ``open_browser()`` is another browser with a cookie jar of its own (a Playwright
-context); the ``javascript`` parameter switches script execution for all of them.
+Every form is posted by the browser itself to the app as deployed (gunicorn over https,
+production settings: see conftest.py). Each ``open_browser()`` is another browser with a
+cookie jar of its own (a Playwright context); the ``javascript`` parameter switches script
+execution for all of them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
 
 from tests.e2e.support import (
+    DEVICE_COOKIE,
     NEW_PASSWORD,
+    REMEMBER_COOKIE,
+    SESSION_COOKIE,
     Account,
     LiveServer,
     button,
     control,
     cookie_names,
+    expect_account_of,
     flashes,
     path_of,
     persistent_cookies,
@@ -34,6 +41,7 @@ from webapp.services import users
 OpenBrowser = Callable[..., Page]
 NewEmail = Callable[[], str]
 SIGN_IN_AGAIN = "/login?next=%2Faccount"
+LOGIN_FAILED = "Incorrect email address or password."
 
 
 def _expect_signed_out(page: Page) -> None:
@@ -43,20 +51,13 @@ def _expect_signed_out(page: Page) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
 
 
-def _expect_account_of(page: Page, account: Account) -> None:
-    assert path_of(page) == "/account"
-    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
-    expect(page.get_by_role("main")).to_contain_text(account.email)
-    expect(page.get_by_role("main")).to_contain_text(account.name)
-
-
 def test_sign_up_lands_on_the_account_page(open_browser: OpenBrowser, new_email: NewEmail) -> None:
     page = open_browser()
     account = Account(new_email(), name="Grace Hopper")
 
     sign_up(page, account)
 
-    _expect_account_of(page, account)
+    expect_account_of(page, account)
     assert flashes(page) == ["Welcome! Your account is ready."]
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("button", name="Sign out")).to_be_visible()
@@ -89,7 +90,7 @@ def test_a_wrong_password_shows_the_message(open_browser: OpenBrowser, account: 
 
     assert path_of(page) == "/login"
     summary = page.locator(".error-summary")
-    expect(summary).to_contain_text("Incorrect email address or password.")
+    expect(summary).to_contain_text(LOGIN_FAILED)
     expect(control(page, "Email address")).to_have_value(account.email)
     expect(control(page, "Password")).to_have_value("")
     _expect_signed_out(page)
@@ -100,7 +101,7 @@ def test_sign_in_lands_on_the_account_page(open_browser: OpenBrowser, account: A
 
     sign_in(page, account)
 
-    _expect_account_of(page, account)
+    expect_account_of(page, account)
 
 
 def test_sign_in_follows_next_back_to_the_page_asked_for(
@@ -124,15 +125,15 @@ def test_keep_me_signed_in_survives_a_restart_and_ends_with_sign_out(
     first.context.close()
     # What survives closing the browser: the persistent cookies, not the session cookie.
     kept = persistent_cookies(state)
-    assert cookie_names(state) == {"session", "remember", "device"}
-    assert cookie_names(kept) == {"remember", "device"}
+    assert cookie_names(state) == {SESSION_COOKIE, REMEMBER_COOKIE, DEVICE_COOKIE}
+    assert cookie_names(kept) == {REMEMBER_COOKIE, DEVICE_COOKIE}
 
     restarted = open_browser(storage_state=kept)
     restarted.goto("/account")
 
-    _expect_account_of(restarted, account)
+    expect_account_of(restarted, account)
     sign_out(restarted)
-    assert "remember" not in {cookie["name"] for cookie in restarted.context.cookies()}
+    assert REMEMBER_COOKIE not in {cookie["name"] for cookie in restarted.context.cookies()}
     # The same cookie, restored again, no longer works: the session ended on the server.
     _expect_signed_out(open_browser(storage_state=kept))
 
@@ -148,7 +149,7 @@ def test_signing_in_over_a_kept_session_ends_it_for_good(
 
     sign_in(shared, other)  # someone else on the same browser, without "keep me signed in"
 
-    _expect_account_of(shared, other)
+    expect_account_of(shared, other)
     state = shared.context.storage_state()
     # The first person's remember cookie is gone from the browser.
     assert cookie_names(state) == {"session"}
@@ -169,12 +170,14 @@ def test_forgot_password_link_from_the_mail_sets_a_new_password(
     page.wait_for_url("**/password/reset")  # the token is out of the address bar
     control(page, "New password").fill(NEW_PASSWORD)
     control(page, "Confirm new password").fill(NEW_PASSWORD)
-    button(page, "Change password").click()
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        button(page, "Change password").click()
 
+    assert answer.value.status == 303, f"the reset form was answered {answer.value.status}"
     page.wait_for_url("**/login")
     assert flashes(page) == ["Your password has been changed. Sign in with your new password."]
     submit_sign_in(page, account.email, account.password)
-    expect(page.locator(".error-summary")).to_contain_text("Incorrect email address or password.")
+    expect(page.locator(".error-summary")).to_contain_text(LOGIN_FAILED)
     submit_sign_in(page, account.email, NEW_PASSWORD)
     page.wait_for_url("**/account")
     wait_for_mail(live_server.outbox, account.email, "Your password was changed")
@@ -236,6 +239,24 @@ def test_ending_a_session_from_the_sessions_page(
     _expect_signed_in_here_only(here, there)
 
 
+def test_deleting_the_account_signs_out_everywhere_and_its_password_stops_working(
+    open_browser: OpenBrowser, new_email: NewEmail
+) -> None:
+    account, here, there = _signed_in_twice(open_browser, new_email)
+
+    here.get_by_role("link", name="Delete account").click()
+    here.wait_for_url("**/account/delete")
+    control(here, "Password").fill(account.password)
+    button(here, "Delete my account").click()
+
+    here.wait_for_url(lambda url: urlsplit(url).path == "/")
+    assert flashes(here) == ["Your account has been deleted."]
+    _expect_signed_out(here)
+    _expect_signed_out(there)
+    submit_sign_in(here, account.email, account.password)
+    expect(here.locator(".error-summary")).to_contain_text(LOGIN_FAILED)
+
+
 def test_repeated_failures_are_throttled_with_the_wait_shown(
     open_browser: OpenBrowser, account: Account
 ) -> None:
@@ -289,4 +310,4 @@ def test_sign_up_with_the_keyboard_only(
     page.keyboard.press("Enter")
 
     page.wait_for_url("**/account")
-    _expect_account_of(page, account)
+    expect_account_of(page, account)

@@ -4,7 +4,10 @@
 from the repository root (so gunicorn.conf.py is read, as in a deployment) on a free port,
 waits until /healthz answers 200 and always stops it again (SIGTERM, then SIGKILL). Each
 access-log line starts with the answering worker's pid, so a test can tell which processes
-answered.
+answered. Given a ``Certificate`` (``make_certificate``: a throwaway CA and a certificate it
+signed for localhost), it serves https on ``https://localhost:PORT`` instead of plain http;
+``production_env`` is the matching environment, production settings and all (the browser
+suite runs the app that way).
 
 ``Browser`` is a cookie jar and an HTTP client that follows no redirect; it can be pointed at
 another server while keeping its cookies, as a browser does for one host on another port.
@@ -18,6 +21,7 @@ import os
 import re
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -32,6 +36,8 @@ from email.message import Message
 from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar, cast
+
+import trustme
 
 ROOT = Path(__file__).resolve().parents[2]
 CSRF_INPUT = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
@@ -68,8 +74,8 @@ def free_port() -> int:
 
 
 def new_secret_key() -> str:
-    """48 random characters: give the same one to every instance that must share sessions."""
-    return secrets.token_urlsafe(36)
+    """256 random bits in hex: give the same one to every instance that must share sessions."""
+    return secrets.token_hex(32)
 
 
 def server_env(
@@ -96,6 +102,32 @@ def server_env(
     return env
 
 
+def production_env(*, database_url: str, mail_port: int, **settings: str) -> dict[str, str]:
+    """``server_env`` with production settings, for a ``Gunicorn`` given a ``Certificate``.
+
+    ``APP_ENV=production``: Secure ``__Host-`` cookies, https insisted on, HSTS. Counters in
+    ``memory://``, so one worker (WEB_CONCURRENCY=1, which ``flask db upgrade`` with this
+    environment sees too; ``Gunicorn`` sets its own count); mail goes over plain SMTP to the
+    catcher on ``mail_port`` of 127.0.0.1 (tests/smtp.py). Per-address limits are generous,
+    a new random SECRET_KEY is used and PUBLIC_URL is the server's own https address, unless
+    ``settings`` say otherwise.
+    """
+    return server_env(
+        database_url=database_url,
+        redis_url="memory://",
+        secret_key=new_secret_key(),
+        **{
+            "APP_ENV": "production",
+            "WEB_CONCURRENCY": "1",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(mail_port),
+            "MAIL_USE_TLS": "false",
+            "MAIL_REQUEST_RATE_LIMIT": GENEROUS_RATE_LIMIT,
+            **settings,
+        },
+    )
+
+
 def upgrade_database(env: Mapping[str, str]) -> None:
     """``flask --app wsgi db upgrade`` with this environment, as a deployment runs it."""
     result = subprocess.run(
@@ -109,6 +141,33 @@ def upgrade_database(env: Mapping[str, str]) -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(f"flask db upgrade failed:\n{result.stdout}\n{result.stderr}")
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """PEM files: a throwaway CA, and the key and certificate chain it issued for localhost."""
+
+    ca: Path
+    key: Path
+    chain: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        """An SSL context that trusts this CA alone (and checks the host name against it)."""
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+def make_certificate(folder: Path) -> Certificate:
+    """A new CA (trustme) and a server certificate for ``localhost`` and ``127.0.0.1``."""
+    authority = trustme.CA()
+    issued = authority.issue_cert("localhost", "127.0.0.1")
+    folder.mkdir(parents=True, exist_ok=True)
+    certificate = Certificate(
+        ca=folder / "ca.pem", key=folder / "server.key", chain=folder / "server.pem"
+    )
+    authority.cert_pem.write_to_path(certificate.ca)
+    issued.private_key_pem.write_to_path(certificate.key)
+    certificate.chain.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
+    return certificate
 
 
 class ServerFailed(RuntimeError):
@@ -129,25 +188,50 @@ class Gunicorn:
     """``gunicorn wsgi:app`` with ``workers`` sync workers on a free port of 127.0.0.1.
 
     Use as a context manager (or ``start()`` / ``stop()``). ``env`` is the whole environment
-    of the server (see ``server_env``); WEB_CONCURRENCY is ignored since --workers is given.
+    of the server (see ``server_env`` and ``production_env``). With a ``certificate`` it
+    speaks https only, and is addressed as ``localhost`` (the name its certificate carries).
     """
 
     PORT_ATTEMPTS = 3
 
     def __init__(
-        self, env: Mapping[str, str], workers: int, *, log_path: Path | None = None
+        self,
+        env: Mapping[str, str],
+        workers: int,
+        *,
+        log_path: Path | None = None,
+        certificate: Certificate | None = None,
     ) -> None:
         self.env = dict(env)
         self.workers = workers
         self.log_path = log_path or Path(tempfile.mkdtemp(prefix="gunicorn-")) / "server.log"
+        self.certificate = certificate
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        if self.certificate is not None:
+            return f"https://localhost:{self.port}"
         return f"http://127.0.0.1:{self.port}"
 
+    def environment(self) -> dict[str, str]:
+        """The server's whole environment: ``env``, plus PUBLIC_URL unless ``env`` sets it.
+
+        WEB_CONCURRENCY is the number of workers, so what gunicorn.conf.py and the app read
+        agrees with --workers.
+        """
+        return {"PUBLIC_URL": self.url, **self.env, "WEB_CONCURRENCY": str(self.workers)}
+
     def command(self) -> list[str]:
+        tls = []
+        if self.certificate is not None:
+            tls = [
+                "--certfile",
+                str(self.certificate.chain),
+                "--keyfile",
+                str(self.certificate.key),
+            ]
         return [
             sys.executable,
             "-m",
@@ -156,23 +240,31 @@ class Gunicorn:
             str(self.workers),
             "--bind",
             f"127.0.0.1:{self.port}",
+            *tls,
             "--access-logformat",
             ACCESS_LOG_FORMAT,
             "wsgi:app",
         ]
 
+    def browser(self) -> Browser:
+        """A new ``Browser`` aimed at this server (trusting its certificate's CA, if any)."""
+        context = None if self.certificate is None else self.certificate.client_context()
+        return Browser(self.url, ssl_context=context)
+
     def start(self) -> Self:
         """Start and wait for /healthz; on a lost port race, try another port."""
         for attempt in range(1, self.PORT_ATTEMPTS + 1):
             self.port = free_port()
-            env = {"PUBLIC_URL": self.url, **self.env}
-            env.pop("WEB_CONCURRENCY", None)
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("ab") as log:
                 log.write(f"--- {' '.join(self.command())}\n".encode())
                 log.flush()
                 self.process = subprocess.Popen(
-                    self.command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                    self.command(),
+                    cwd=ROOT,
+                    env=self.environment(),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
             try:
                 self._wait_until_healthy()
@@ -191,7 +283,7 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise ServerFailed(f"gunicorn exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if Browser(self.url).get("/healthz", timeout=2).status == 200:
+                if self.browser().get("/healthz", timeout=2).status == 200:
                     return
             except OSError:  # not listening yet
                 pass
@@ -272,14 +364,23 @@ class Browser:
 
     ``base_url`` may be changed at any time: the cookies stay, and as in a browser, cookies
     of 127.0.0.1 go to every port of 127.0.0.1. Each request opens a new connection, so
-    consecutive requests may be answered by different gunicorn workers.
+    consecutive requests may be answered by different gunicorn workers. For https,
+    ``ssl_context`` says which certificates to trust (``Certificate.client_context``).
     """
 
-    def __init__(self, base_url: str, cookies: http.cookiejar.CookieJar | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        cookies: http.cookiejar.CookieJar | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.base_url = base_url
         self.cookies = cookies if cookies is not None else http.cookiejar.CookieJar()
+        self.ssl_context = ssl_context
         self.opener = urllib.request.build_opener(
             urllib.request.ProxyHandler({}),  # loopback only, whatever http_proxy says
+            urllib.request.HTTPSHandler(context=ssl_context),
             urllib.request.HTTPCookieProcessor(self.cookies),
             _NoRedirects(),
         )
@@ -289,7 +390,7 @@ class Browser:
         jar = http.cookiejar.CookieJar()
         for cookie in self.cookies:
             jar.set_cookie(copy.copy(cookie))
-        return Browser(base_url or self.base_url, jar)
+        return Browser(base_url or self.base_url, jar, ssl_context=self.ssl_context)
 
     def cookie_names(self) -> set[str]:
         return {cookie.name for cookie in self.cookies}
@@ -304,7 +405,7 @@ class Browser:
     ) -> Reply:
         url = self.base_url + path
         body = None if data is None else urllib.parse.urlencode(data).encode()
-        request = urllib.request.Request(url, data=body)  # noqa: S310 (always http://127.0.0.1)
+        request = urllib.request.Request(url, data=body)  # noqa: S310 (always our own loopback server)
         if referer is not None:
             request.add_header("Referer", referer)
         try:

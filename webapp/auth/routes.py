@@ -60,10 +60,12 @@ TOKEN_ENDPOINTS = frozenset(
 
 
 @bp.after_request
-def _no_referrer_for_token_pages(response: Response) -> Response:
-    # A blueprint hook, so the 429 and CSRF error pages of these routes get it too.
+def _same_origin_referrer_for_token_pages(response: Response) -> Response:
+    # A blueprint hook, so the 429 and CSRF error pages of these routes get it too. Not
+    # "no-referrer": a browser then posts the page's form with no Referer and Origin: null,
+    # which Flask-WTF's HTTPS check refuses, so no reset could ever be completed.
     if request.endpoint in TOKEN_ENDPOINTS:
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 
