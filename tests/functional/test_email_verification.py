@@ -172,7 +172,7 @@ def test_the_link_confirms_the_address_once_and_then_sign_in_works(
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/login"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert CONFIRMED in visitor.get("/login").text
     [user] = _users(verify_app)
     assert user.email_verified_at is not None

@@ -44,17 +44,20 @@ PASSWORD_RESET_DONE = "Your password has been changed. Sign in with your new pas
 EMAIL_CONFIRMED = "Your email address is confirmed. You can sign in now."
 # Where the reset link's token waits between the link and the form, out of the address bar.
 RESET_TOKEN_KEY = "reset_token"  # noqa: S105
-# Pages whose address holds (or held, a redirect ago) a token: no Referer may carry it away.
+# Pages whose address holds (or held, a redirect ago) a token: a Referer may carry it to
+# this site only, never to another one.
 TOKEN_ENDPOINTS = frozenset(
     {"auth.reset_password", "auth.reset_password_form", "auth.verify_email"}
 )
 
 
 @bp.after_request
-def _no_referrer_for_token_pages(response: Response) -> Response:
-    # A blueprint hook, so the 429 and CSRF error pages of these routes get it too.
+def _same_origin_referrer_for_token_pages(response: Response) -> Response:
+    # A blueprint hook, so the 429 and CSRF error pages of these routes get it too. Not
+    # "no-referrer": a browser then posts the page's form with no Referer and Origin: null,
+    # which Flask-WTF's HTTPS check refuses, so no reset could ever be completed.
     if request.endpoint in TOKEN_ENDPOINTS:
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 
