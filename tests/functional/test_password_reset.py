@@ -327,6 +327,31 @@ def test_posting_a_new_password_without_a_link_is_refused(client: HttpsClient) -
 # --- the reset itself ---------------------------------------------------------------------------
 
 
+def test_a_browser_completes_the_reset_from_the_emailed_link(
+    visitor: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
+) -> None:
+    """The form is accepted from its own page over HTTPS, with what a browser sends from it."""
+    link = _reset_link(visitor, outbox)
+    browser = new_browser()  # the mail program opens the link in a new window: no Referer
+
+    form_page = browser.get(_path(link), follow_redirects=True)
+    done = browser.post(
+        "/password/reset",
+        data={
+            "csrf_token": csrf_token_in(form_page.text),
+            "password": NEW_PASSWORD,
+            "confirm_password": NEW_PASSWORD,
+        },
+    )
+
+    assert (done.status_code, done.headers.get("Location")) == (303, "/login")
+    assert new_browser().login(password=STRONG_PASSWORD).status_code == 422
+    assert new_browser().login(password=NEW_PASSWORD).status_code == 303
+    # The page's own address (no token in it) and this site's origin, as Chromium sends them.
+    assert done.request.headers["Referer"] == "https://localhost/password/reset"
+    assert done.request.headers["Origin"] == "https://localhost"
+
+
 def test_nothing_on_the_reset_pages_leads_off_site(
     visitor: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
 ) -> None:
