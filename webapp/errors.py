@@ -49,8 +49,8 @@ class UnreadableReferer(BadRequest):
 
 
 def render_error(code: int, advice: str | None = None) -> tuple[str, int]:
-    """The page for ``code`` with its status."""
-    title, default_advice = PAGES.get(code, PAGES[500])
+    """The page for ``code`` with its status; a status without a page gets the 400 or 500 one."""
+    title, default_advice = PAGES.get(code) or PAGES[400 if code < 500 else 500]
     page = render_template(
         "errors/error.html", code=code, title=title, advice=advice or default_advice
     )
@@ -59,8 +59,10 @@ def render_error(code: int, advice: str | None = None) -> tuple[str, int]:
 
 def handle_http_error(error: HTTPException) -> tuple[str, int]:
     """Every HTTP error gets the page of its status."""
-    code = error.code or 500
-    return render_error(code if code in PAGES else 500, getattr(error, "advice", None))
+    # A client error keeps its status (416 for a Range past the end of a file, say): only
+    # the server is to blame for a 5xx.
+    code = error.code if error.code and 400 <= error.code < 600 else 500
+    return render_error(code, getattr(error, "advice", None))
 
 
 def _in_words(seconds: int) -> str:
