@@ -120,8 +120,10 @@ def _visit(app: Flask, link: str, endpoint: str) -> Visit:
         assert browser.login().status_code == 303
     page = browser.get(route.page.replace(LINK, link), follow_redirects=True)
     assert page.status_code == 200, endpoint
+    [rule] = app.url_map.iter_rules(endpoint)
+    assert rule.arguments <= {"token"}, f"{endpoint}: {rule.rule} takes more than a reset token"
     with app.test_request_context():
-        path = url_for(endpoint, token=link.rpartition("/")[2])  # token: only where a rule has one
+        path = url_for(endpoint, **dict.fromkeys(rule.arguments, link.rpartition("/")[2]))
     return Visit(browser, path, csrf_token_in(page.text), route.fields)
 
 
