@@ -19,6 +19,7 @@ PAGES: dict[int, tuple[str, str]] = {
     404: ("Page not found", "Check the address, or start again from the home page."),
     405: ("Method not allowed", "This page cannot be used that way. Use the buttons on the site."),
     413: ("Too much data", "What you sent is larger than this site accepts. Send less."),
+    415: ("Not a form", "This site accepts only what its forms send. Send the form from its page."),
     429: ("Too many attempts", "Please wait a moment before you try again."),
     500: ("Something went wrong", "An unexpected error happened on our side. Try again later."),
     503: ("Temporarily unavailable", "The service is briefly unavailable. Try again in a minute."),
@@ -32,9 +33,24 @@ class UnreadableForm(BadRequest):
     advice = "Some of what you sent could not be read as text. Check it and send it again."
 
 
+class FileInForm(BadRequest):
+    """A form that carries files: none of the forms here has a file field."""
+
+    advice = "The forms on this site take no files. Send the form again without any."
+
+
+class UnreadableReferer(BadRequest):
+    """A Referer or Origin header that is no address (its port is not a number, say)."""
+
+    advice = (
+        "Your browser sent the address of the previous page in a form this site cannot read. "
+        "Open the page again and send the form from there."
+    )
+
+
 def render_error(code: int, advice: str | None = None) -> tuple[str, int]:
-    """The page for ``code`` with its status."""
-    title, default_advice = PAGES.get(code, PAGES[500])
+    """The page for ``code`` with its status; a status without a page gets the 400 or 500 one."""
+    title, default_advice = PAGES.get(code) or PAGES[400 if code < 500 else 500]
     page = render_template(
         "errors/error.html", code=code, title=title, advice=advice or default_advice
     )
@@ -43,8 +59,10 @@ def render_error(code: int, advice: str | None = None) -> tuple[str, int]:
 
 def handle_http_error(error: HTTPException) -> tuple[str, int]:
     """Every HTTP error gets the page of its status."""
-    code = error.code or 500
-    return render_error(code if code in PAGES else 500, getattr(error, "advice", None))
+    # A client error keeps its status (416 for a Range past the end of a file, say): only
+    # the server is to blame for a 5xx.
+    code = error.code if error.code and 400 <= error.code < 600 else 500
+    return render_error(code, getattr(error, "advice", None))
 
 
 def _in_words(seconds: int) -> str:

@@ -1,4 +1,4 @@
-"""Shared form pieces: shape checks every form applies."""
+"""Shared form pieces: shape checks every form applies, and the body check before them."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from urllib.parse import unquote_to_bytes
 
 from flask import request
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import UnsupportedMediaType
 from wtforms import Field
 from wtforms.validators import ValidationError
 
-from webapp.errors import UnreadableForm
+from webapp.errors import FileInForm, UnreadableForm
+from webapp.headers import SAFE_METHODS
 
 REPLACEMENT_CHARACTER = "\ufffd"
 
@@ -66,13 +68,26 @@ class Form(FlaskForm):
 
 
 def reject_undecodable_form() -> None:
-    """Refuse a urlencoded body that is not UTF-8, before Werkzeug papers over it.
+    """Refuse a body that is not a form as a browser sends it, before anything reads it.
 
-    Werkzeug keeps undecodable bytes as literal "%FF" text, which would pass as a valid
-    (but wrong) email address or password. The body is capped by MAX_CONTENT_LENGTH.
+    Flask-WTF reads a JSON body as form data, and files as field values: numbers, objects,
+    lone surrogates and uploads would reach validators and services that expect text. So a
+    write carries an urlencoded or multipart form, without files, in UTF-8, or nothing at all.
+    The body is capped by MAX_CONTENT_LENGTH.
     """
-    if request.mimetype != "application/x-www-form-urlencoded":
-        return
+    if request.method in SAFE_METHODS or request.endpoint is None:
+        return  # nothing reads the body: a safe method, or a 404 or 405 on its way
+    if request.mimetype == "application/x-www-form-urlencoded":
+        _reject_undecodable_urlencoded()
+    elif request.mimetype == "multipart/form-data":
+        _reject_files_and_undecodable_parts()
+    elif request.mimetype or request.content_length or "Transfer-Encoding" in request.headers:
+        raise UnsupportedMediaType()
+
+
+def _reject_undecodable_urlencoded() -> None:
+    # Werkzeug keeps undecodable bytes as literal "%FF" text, which would pass as a valid
+    # (but wrong) email address or password.
     body = request.get_data(cache=True)  # cached, so the form is parsed from it later
     # Decoding the whole body is enough: "&", "=" and "+" are ASCII, so no byte sequence that
     # is valid UTF-8 as a whole is invalid split at them, nor the other way round.
@@ -80,3 +95,13 @@ def reject_undecodable_form() -> None:
         unquote_to_bytes(body).decode()
     except UnicodeDecodeError:
         raise UnreadableForm() from None
+
+
+def _reject_files_and_undecodable_parts() -> None:
+    # Parsed here and kept on the request, so CSRFProtect and the forms read the same fields.
+    if request.files:
+        raise FileInForm()
+    # Werkzeug decodes each part with errors="replace": undecodable bytes became U+FFFD.
+    for name, value in request.form.items(multi=True):
+        if REPLACEMENT_CHARACTER in name or REPLACEMENT_CHARACTER in value:
+            raise UnreadableForm()

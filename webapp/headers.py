@@ -7,6 +7,8 @@ from urllib.parse import quote, urlsplit
 from flask import Flask, abort, current_app, redirect, request, session
 from werkzeug.wrappers import Response
 
+from webapp.errors import UnreadableReferer
+
 # Every script, style and image is served from /static, so nothing inline is needed and
 # an injected <script> or style attribute does not run. Plugins, <base> rewrites, framing
 # and form posts to other origins have no use here either.
@@ -71,12 +73,30 @@ def require_https() -> Response | None:
 
 
 def refuse_cross_site_writes() -> None:
-    """Refuse a write another site's page started (Fetch Metadata); CSRF tokens stay too."""
+    """Refuse a write another site's page started (Fetch Metadata); CSRF tokens stay too.
+
+    A Referer or Origin that is no address is refused as well: Flask-WTF compares the
+    Referer's port with the site's, and a port that is not a number would raise there.
+    """
     if request.method in SAFE_METHODS:
         return
     # Browsers that predate Fetch Metadata send no header; the CSRF token still covers them.
     if request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
         abort(403)
+    for name in ("Referer", "Origin"):
+        if not _is_readable_address(request.headers.get(name)):
+            raise UnreadableReferer()
+
+
+def _is_readable_address(value: str | None) -> bool:
+    if value is None:
+        return True
+    try:
+        # Raises for a port that is no number or out of range, or a broken [IPv6] host.
+        _ = urlsplit(value).port
+    except ValueError:
+        return False
+    return True
 
 
 def add_security_headers(response: Response) -> Response:

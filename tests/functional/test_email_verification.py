@@ -184,7 +184,7 @@ def test_opening_the_link_changes_nothing_and_asks_for_the_password(
     response = visitor.get(_path(link))
 
     assert response.status_code == 200
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     soup = BeautifulSoup(response.text, "html.parser")
     form = soup.select_one("form.form")
     assert form.get("action") is None  # posts back to the link itself
@@ -208,7 +208,7 @@ def test_the_password_confirms_the_address_once_and_signs_in(
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/account"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     page = visitor.get("/account")
     assert page.status_code == 200
     assert CONFIRMED in page.text

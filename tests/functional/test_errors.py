@@ -55,7 +55,17 @@ def test_405_page(client: HttpsClient) -> None:
     _assert_error_page(response.text, 405)
 
 
+def test_a_client_error_without_a_page_of_its_own_keeps_its_status(client: HttpsClient) -> None:
+    response = client.get("/static/css/app.css", headers={"Range": "bytes=99999999-"})
+    response.close()
+
+    assert response.status_code == 416
+    assert PAGES[400][0] in response.text
+    assert "Error 416" in response.text
+
+
 def test_csrf_failure_says_how_to_recover(client: HttpsClient) -> None:
+    client.get("/login")  # posted from the page, so only the missing token is wrong
     response = client.post("/login", data={"email": "a@example.com", "password": "x"})
 
     assert response.status_code == 400
@@ -69,6 +79,7 @@ def test_c35_a_token_from_another_browser_is_refused(
     other = app_client_factory()
     other.get("/login")
     foreign = other.get("/login").text
+    client.get("/login")  # posted from the page, so only the token is wrong
 
     response = client.post("/login", data={"csrf_token": csrf_token_in(foreign)})
 

@@ -108,4 +108,4 @@ def test_c43_sql_in_the_email_is_just_a_failed_login(client: HttpsClient) -> Non
 def test_a_non_form_body_is_a_4xx(client: HttpsClient) -> None:
     response = client.post("/login", json={"email": "a@example.com"})
 
-    assert response.status_code == 400
+    assert response.status_code == 415

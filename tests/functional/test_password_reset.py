@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from functools import partial
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import time_machine
@@ -310,7 +310,7 @@ def test_the_new_password_may_also_be_posted_to_the_link_itself(
     again = visitor.post(path, data={**fields, "password": NEW_PASSWORD})
 
     assert rejected.status_code == 422
-    assert rejected.headers["Referrer-Policy"] == "no-referrer"
+    assert rejected.headers["Referrer-Policy"] == "same-origin"
     assert (
         "15 characters"
         in BeautifulSoup(rejected.text, "html.parser").find(id="password-error").text
@@ -345,7 +345,66 @@ def test_posting_a_new_password_without_a_link_is_refused(client: HttpsClient) -
 # --- the reset itself ---------------------------------------------------------------------------
 
 
-def test_the_reset_pages_send_no_referrer_and_are_not_cached(
+def test_a_browser_completes_the_reset_from_the_emailed_link(
+    visitor: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
+) -> None:
+    """The form is accepted from its own page over HTTPS, with what a browser sends from it."""
+    link = _reset_link(visitor, outbox)
+    browser = new_browser()  # the mail program opens the link in a new window: no Referer
+
+    form_page = browser.get(_path(link), follow_redirects=True)
+    done = browser.post(
+        "/password/reset",
+        data={
+            "csrf_token": csrf_token_in(form_page.text),
+            "password": NEW_PASSWORD,
+            "confirm_password": NEW_PASSWORD,
+        },
+    )
+
+    assert (done.status_code, done.headers.get("Location")) == (303, "/login")
+    assert new_browser().login(password=STRONG_PASSWORD).status_code == 422
+    assert new_browser().login(password=NEW_PASSWORD).status_code == 303
+    # The page's own address (no token in it) and this site's origin, as Chromium sends them.
+    assert done.request.headers["Referer"] == "https://localhost/password/reset"
+    assert done.request.headers["Origin"] == "https://localhost"
+
+
+def test_nothing_on_the_reset_pages_leads_off_site(
+    visitor: HttpsClient, new_browser: Callable[[], HttpsClient], outbox: Outbox
+) -> None:
+    """Referrer-Policy: same-origin keeps the token here only while nothing leads elsewhere."""
+    link = _reset_link(visitor, outbox)
+    signed_in = new_browser()
+    assert signed_in.login().status_code == 303
+
+    pages = {
+        "the form": visitor.get(_path(link), follow_redirects=True),
+        "a rejected password": _choose(visitor, "short"),
+        "the form, signed in": signed_in.get(_path(link), follow_redirects=True),
+        "an unknown link": visitor.get("/password/reset/unknown-token"),
+    }
+
+    assert {name: page.status_code for name, page in pages.items()} == {
+        "the form": 200,
+        "a rejected password": 422,
+        "the form, signed in": 200,
+        "an unknown link": 400,
+    }
+    for name, page in pages.items():
+        soup = BeautifulSoup(page.text, "html.parser")
+        targets = [
+            urljoin(page.request.url, element[attribute])
+            for element in soup.find_all(True)
+            for attribute in ("href", "src", "action", "formaction")
+            if element.has_attr(attribute)
+        ]
+        assert "https://localhost/" in targets, name  # the home link: the scan saw links
+        off_site = [t for t in targets if urlsplit(t)[:2] != ("https", "localhost")]
+        assert off_site == [], name
+
+
+def test_the_reset_pages_keep_the_referer_on_this_site_and_are_not_cached(
     visitor: HttpsClient, outbox: Outbox
 ) -> None:
     link = _reset_link(visitor, outbox)
@@ -368,7 +427,7 @@ def test_the_reset_pages_send_no_referrer_and_are_not_cached(
         "an unknown link": 400,
     }
     for name, response in responses.items():
-        assert response.headers["Referrer-Policy"] == "no-referrer", name
+        assert response.headers["Referrer-Policy"] == "same-origin", name
         assert response.headers["Cache-Control"] == "no-store", name
 
 

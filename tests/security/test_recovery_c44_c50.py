@@ -473,7 +473,7 @@ def test_c48_a_hundred_random_guesses_are_throttled(smtp_app: Flask) -> None:
     assert statuses[-1] == 429
     assert int(responses[-1].headers["Retry-After"]) > 0
     # The 429 page of a link (a real one, in the end) keeps its address out of Referers too.
-    assert responses[-1].headers["Referrer-Policy"] == "no-referrer"
+    assert responses[-1].headers["Referrer-Policy"] == "same-origin"
 
 
 def test_c48_a_token_for_a_cannot_reset_b(smtp_app: Flask, outbox: Outbox) -> None:
@@ -540,7 +540,7 @@ def test_c49_the_host_header_cannot_change_the_link(smtp_app: Flask, outbox: Out
     assert "evil.example" not in text_of(message) + html_of(message)
 
 
-def test_c49_the_reset_pages_send_no_referrer(smtp_app: Flask, outbox: Outbox) -> None:
+def test_c49_the_reset_pages_keep_the_referer_on_this_site(smtp_app: Flask, outbox: Outbox) -> None:
     link = _reset_link(smtp_app, outbox)
     browser = new_client(smtp_app)
 
@@ -548,7 +548,7 @@ def test_c49_the_reset_pages_send_no_referrer(smtp_app: Flask, outbox: Outbox) -
     pages.append(_open(browser, link))  # used: the expired-link page
 
     assert [p.status_code for p in pages] == [303, 200, 303, 400]
-    assert [p.headers["Referrer-Policy"] for p in pages] == ["no-referrer"] * 4
+    assert [p.headers["Referrer-Policy"] for p in pages] == ["same-origin"] * 4
     assert _token(link) not in pages[0].headers["Location"]
 
 

@@ -53,7 +53,8 @@ EMAIL_CONFIRMED = "Your email address is confirmed."
 WRONG_ACCOUNT_PASSWORD = "That is not the password of this account."  # noqa: S105
 # Where the reset link's token waits between the link and the form, out of the address bar.
 RESET_TOKEN_KEY = "reset_token"  # noqa: S105
-# Pages whose address holds (or held, a redirect ago) a token: no Referer may carry it away.
+# Pages whose address holds (or held, a redirect ago) a token: a Referer may carry it to
+# this site only, never to another one.
 TOKEN_ENDPOINTS = frozenset(
     {"auth.reset_password", "auth.reset_password_form", "auth.verify_email"}
 )
