@@ -34,9 +34,9 @@ test: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest -n 2 $(COV_ARGS) $(PYTEST_ARGS)
 
-# The inner loop: every layer but the browser suite and the tests that need PostgreSQL.
+# The inner loop: every layer but the browser suite and the tests that need PostgreSQL or Redis.
 .PHONY: test-fast
-test-fast: PYTEST_ARGS += -m "not browser and not postgresql"
+test-fast: PYTEST_ARGS += -m "not browser and not postgresql and not redis"
 test-fast: test
 
 lint: $(VENV)/.installed

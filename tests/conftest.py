@@ -26,7 +26,7 @@ E2E = Path(__file__).parent / "e2e"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that need Chromium or PostgreSQL, so ``-m`` can leave them out."""
+    """Mark the tests that need Chromium, PostgreSQL or Redis, so ``-m`` can leave them out."""
     for item in items:
         if E2E in item.path.parents:
             item.add_marker("browser")
@@ -34,6 +34,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         on_postgres = params is not None and params.params.get("database_url") == "postgresql"
         if on_postgres or "postgres_database" in getattr(item, "fixturenames", ()):
             item.add_marker("postgresql")
+        on_redis = params is not None and "redis" in params.params.values()
+        if on_redis or "redis_url" in getattr(item, "fixturenames", ()):
+            item.add_marker("redis")
 
 
 def pytest_collection_finish() -> None:

@@ -29,7 +29,7 @@ from webapp.services import accounts, users
 
 ANN = "ann@example.com"
 NEW_PASSWORD = "a brand new passphrase for ann"
-LINK = "{link}"  # in Route.page: the path of an emailed reset link for Ann
+LINK = "{link}"  # in Route.page: the path of the emailed link (Route.link) Ann was sent
 
 Fields = dict[str, str]
 Request = dict[str, Any]  # keyword arguments of client.post
@@ -43,6 +43,7 @@ class Route:
     fields: Fields  # a valid submission, without the CSRF token
     signed_in: bool = False
     status: int = 303  # the answer to the valid submission
+    link: str = "reset"  # which of Ann's emailed links a token in the route's path comes from
 
 
 ROUTES = {
@@ -65,6 +66,7 @@ ROUTES = {
     "auth.reset_password_form": Route(
         LINK, {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
     ),
+    "auth.verify_email": Route(LINK, {"password": STRONG_PASSWORD}, link="verify"),
     "account.confirm": Route("/account/confirm", {"password": STRONG_PASSWORD}, signed_in=True),
     "account.delete": Route("/account/delete", {"password": STRONG_PASSWORD}, signed_in=True),
     "account.change_password": Route(
@@ -101,27 +103,29 @@ class Visit:
     fields: Fields
 
 
-def _app_with_ann() -> tuple[Flask, str]:
-    """A testing app (no rate limits) with Ann's account, and a reset link's path for her."""
+def _app_with_ann() -> tuple[Flask, dict[str, str]]:
+    """A testing app (no rate limits) with Ann's account, and the paths of her emailed links."""
     app = make_app(RATELIMIT_ENABLED=False)
     with app.app_context():
-        users.register_user(ANN, "Ann", STRONG_PASSWORD)
+        ann = users.register_user(ANN, "Ann", STRONG_PASSWORD)
+        verify = accounts.start_email_verification(ann, timedelta(hours=1))
         issued = accounts.request_password_reset(ANN, timedelta(hours=1))
         assert issued is not None
-        _, token = issued
-    return app, f"/password/reset/{token}"
+        _, reset = issued
+    return app, {"reset": f"/password/reset/{reset}", "verify": f"/register/verify/{verify}"}
 
 
-def _visit(app: Flask, link: str, endpoint: str) -> Visit:
+def _visit(app: Flask, links: dict[str, str], endpoint: str) -> Visit:
     assert endpoint in ROUTES, f"{endpoint} takes POST: add to ROUTES how a browser reaches it"
     route = ROUTES[endpoint]
+    link = links[route.link]
     browser = new_client(app)
     if route.signed_in:
         assert browser.login().status_code == 303
     page = browser.get(route.page.replace(LINK, link), follow_redirects=True)
     assert page.status_code == 200, endpoint
     [rule] = app.url_map.iter_rules(endpoint)
-    assert rule.arguments <= {"token"}, f"{endpoint}: {rule.rule} takes more than a reset token"
+    assert rule.arguments <= {"token"}, f"{endpoint}: {rule.rule} takes more than a link's token"
     with app.test_request_context():
         path = url_for(endpoint, **dict.fromkeys(rule.arguments, link.rpartition("/")[2]))
     return Visit(browser, path, csrf_token_in(page.text), route.fields)
@@ -285,12 +289,12 @@ def _stored(app: Flask) -> list[tuple[object, ...]]:
 
 @pytest.mark.parametrize("endpoint", POST_ENDPOINTS)
 def test_c43_hostile_bodies_and_headers_get_a_4xx_on_every_post_route(endpoint: str) -> None:
-    app, link = _app_with_ann()
+    app, links = _app_with_ann()
     before = _stored(app)
-    blank = _send(_visit(app, link, endpoint), _blank_form)
+    blank = _send(_visit(app, links, endpoint), _blank_form)
 
     answers = {
-        name: _send(_visit(app, link, endpoint), case.make) for name, case in HOSTILE.items()
+        name: _send(_visit(app, links, endpoint), case.make) for name, case in HOSTILE.items()
     }
 
     assert 400 <= blank < 500 or (endpoint == "auth.logout" and blank == 303)
@@ -303,7 +307,7 @@ def test_c43_hostile_bodies_and_headers_get_a_4xx_on_every_post_route(endpoint: 
     assert _stored(app) == before
     assert new_client(app).login().status_code == 303  # Ann's password still works
     # And the form itself still works, sent as a browser sends it.
-    assert _send(_visit(app, link, endpoint), _form) == ROUTES[endpoint].status
+    assert _send(_visit(app, links, endpoint), _form) == ROUTES[endpoint].status
 
 
 def test_every_post_route_is_swept() -> None:
@@ -324,9 +328,9 @@ ADVICE = {
 
 @pytest.mark.parametrize("case", list(ADVICE))
 def test_c43_the_refusal_is_the_error_page_with_advice(case: str) -> None:
-    app, link = _app_with_ann()
+    app, links = _app_with_ann()
     before = _stored(app)
-    visit = _visit(app, link, "account.change_password")
+    visit = _visit(app, links, "account.change_password")
 
     response = visit.browser.post(visit.path, **HOSTILE[case].make(visit.token, visit.fields))
 
@@ -377,7 +381,7 @@ CONTENT_TYPE = st.tuples(
 
 @pytest.fixture
 def swept_app() -> tuple[Flask, str]:
-    """One app for all examples of a property test: Ann's account and a reset link."""
+    """One app for all examples of a property test: Ann's account and her emailed links."""
     return _app_with_ann()
 
 
@@ -386,8 +390,8 @@ def swept_app() -> tuple[Flask, str]:
 def test_c43_any_json_values_are_refused_on_any_post_route(
     swept_app: tuple[Flask, str], endpoint: str, data: st.DataObject
 ) -> None:
-    app, link = swept_app
-    visit = _visit(app, link, endpoint)
+    app, links = swept_app
+    visit = _visit(app, links, endpoint)
     document = {name: data.draw(JSON, label=name) for name in visit.fields}
 
     assert _send(visit, _json_document({"csrf_token": visit.token, **document})) == 415
@@ -408,9 +412,9 @@ def test_c43_any_referer_origin_or_content_type_gets_an_answer_below_500(
     origin: str | None,
     content_type: str | None,
 ) -> None:
-    app, link = swept_app
+    app, links = swept_app
     before = _stored(app)
-    visit = _visit(app, link, endpoint)
+    visit = _visit(app, links, endpoint)
     request = _raw_body(content_type)(visit.token, visit.fields)
     extra = {"Referer": referer, "Origin": origin}
     request["headers"] = {
