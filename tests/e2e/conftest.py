@@ -201,12 +201,22 @@ def new_email(request: pytest.FixtureRequest) -> Callable[[], str]:
 
 
 @pytest.fixture
-def account(server_app: Flask, new_email: Callable[[], str]) -> Account:
-    """An account made directly by the service, for flows that are not about signing up."""
-    account = Account(new_email())
-    with server_app.app_context():
-        users.register_user(account.email, account.name, account.password)
-    return account
+def make_account(server_app: Flask, new_email: Callable[[], str]) -> Callable[[], Account]:
+    """Make accounts directly through the service, for flows that are not about signing up."""
+
+    def make() -> Account:
+        account = Account(new_email())
+        with server_app.app_context():
+            users.register_user(account.email, account.name, account.password)
+        return account
+
+    return make
+
+
+@pytest.fixture
+def account(make_account: Callable[[], Account]) -> Account:
+    """One account made directly through the service."""
+    return make_account()
 
 
 @pytest.fixture(params=[True, False], ids=["js", "no-js"])

@@ -36,7 +36,6 @@ from tests.e2e.support import (
     wait_for_mail,
 )
 from tests.smtp import link_in
-from webapp.services import users
 
 OpenBrowser = Callable[..., Page]
 NewEmail = Callable[[], str]
@@ -139,11 +138,9 @@ def test_keep_me_signed_in_survives_a_restart_and_ends_with_sign_out(
 
 
 def test_signing_in_over_a_kept_session_ends_it_for_good(
-    open_browser: OpenBrowser, account: Account, new_email: NewEmail, live_server: LiveServer
+    open_browser: OpenBrowser, account: Account, make_account: Callable[[], Account]
 ) -> None:
-    other = Account(new_email())
-    with live_server.app.app_context():
-        users.register_user(other.email, other.name, other.password)
+    other = make_account()
     shared = open_browser()
     sign_in(shared, account, remember=True)
 
@@ -152,7 +149,7 @@ def test_signing_in_over_a_kept_session_ends_it_for_good(
     expect_account_of(shared, other)
     state = shared.context.storage_state()
     # The first person's remember cookie is gone from the browser.
-    assert cookie_names(state) == {"session"}
+    assert cookie_names(state) == {SESSION_COOKIE, DEVICE_COOKIE}
     shared.context.close()
     _expect_signed_out(open_browser(storage_state=persistent_cookies(state)))
 
