@@ -139,16 +139,16 @@ def request_reset_link(page: Page, email: str) -> None:
 
 
 def wait_for_mail(
-    outbox: Outbox, address: str, subject: str, timeout: float = MAIL_TIMEOUT
+    outbox: Outbox, address: str, subject: str, timeout: float = MAIL_TIMEOUT, *, count: int = 1
 ) -> EmailMessage:
-    """The newest message to ``address`` whose subject contains ``subject``.
+    """The newest message to ``address`` whose subject contains ``subject``, once ``count`` are in.
 
     Mail is sent by a background job after the reply, so it may arrive a moment later.
     """
     deadline = time.monotonic() + timeout
     while True:
         found = [m for m in outbox.to(address) if subject in str(m["Subject"])]
-        if found:
+        if len(found) >= count:
             return found[-1]
         if time.monotonic() > deadline:
             subjects = [str(m["Subject"]) for m in outbox.to(address)]

@@ -137,6 +137,35 @@ def test_keep_me_signed_in_survives_a_restart_and_ends_with_sign_out(
     _expect_signed_out(open_browser(storage_state=kept))
 
 
+def test_a_remembered_browser_confirms_the_password_before_changing_it(
+    open_browser: OpenBrowser, account: Account
+) -> None:
+    first = open_browser()
+    sign_in(first, account, remember=True)
+    kept = persistent_cookies(first.context.storage_state())
+    first.context.close()
+    restarted = open_browser(storage_state=kept)
+
+    restarted.goto("/account/password")
+    restarted.wait_for_url("**/account/confirm?next=%2Faccount%2Fpassword")
+    control(restarted, "Password").fill(account.password)
+    button(restarted, "Continue").click()
+    restarted.wait_for_url("**/account/password")
+    control(restarted, "Current password").fill(account.password)
+    control(restarted, "New password").fill(NEW_PASSWORD)
+    control(restarted, "Confirm new password").fill(NEW_PASSWORD)
+    button(restarted, "Change password").click()
+
+    restarted.wait_for_url("**/account")
+    assert flashes(restarted) == [
+        "Your password has been changed. Other devices have been signed out."
+    ]
+    # The browser is still remembered, under its new token: another restart keeps it in.
+    again = open_browser(storage_state=persistent_cookies(restarted.context.storage_state()))
+    again.goto("/account")
+    expect_account_of(again, account)
+
+
 def test_signing_in_over_a_kept_session_ends_it_for_good(
     open_browser: OpenBrowser, account: Account, make_account: Callable[[], Account]
 ) -> None:

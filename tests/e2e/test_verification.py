@@ -58,3 +58,34 @@ def test_the_confirmation_link_asks_for_the_password_then_confirms_and_signs_in(
 
     page.wait_for_url("**/account")
     expect_account_of(page, account)
+
+
+def test_a_new_link_can_be_asked_for_and_the_newest_one_confirms(
+    open_browser: OpenBrowser, new_email: NewEmail, verifying_server: LiveServer
+) -> None:
+    account = Account(new_email())
+    page = open_browser()
+    submit_sign_up(page, account)
+    page.wait_for_url("**/register/sent")
+    first = link_in(
+        wait_for_mail(verifying_server.outbox, account.email, "Confirm your email address")
+    )
+
+    page.goto("/register/resend")
+    page.get_by_label("Email address", exact=True).fill(account.email)
+    page.locator("main form [type='submit']").click()
+    page.wait_for_url("**/register/sent")
+    newest = link_in(
+        wait_for_mail(verifying_server.outbox, account.email, "Confirm your email address", count=2)
+    )
+    assert newest != first
+
+    page.goto(first)  # superseded by the newer link
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "This link has expired or was already used"
+    )
+    page.goto(newest)
+    page.locator("main form input[name='password']").fill(account.password)
+    page.locator("main form:has(input[name='password']) [type='submit']").click()
+    page.wait_for_url("**/account")
+    expect_account_of(page, account)
