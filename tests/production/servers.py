@@ -1,13 +1,14 @@
 """Real servers for the production-shape tests: `gunicorn wsgi:app` subprocesses and a browser.
 
-``Gunicorn(env, workers)`` starts ``python -m gunicorn --workers N --bind 127.0.0.1:PORT wsgi:app``
-from the repository root (so gunicorn.conf.py is read, as in a deployment) on a free port,
-waits until /healthz answers 200 and always stops it again (SIGTERM, then SIGKILL). Each
+``Gunicorn(env, workers, certificate=...)`` starts ``python -m gunicorn --workers N --bind
+127.0.0.1:PORT --certfile ... --keyfile ... wsgi:app`` from the repository root (so
+gunicorn.conf.py is read, as in a deployment) on a free port, waits until /healthz answers
+200 and always stops it again (SIGTERM, then SIGKILL). Each
 access-log line starts with the answering worker's pid, so a test can tell which processes
-answered. Given a ``Certificate`` (``make_certificate``: a throwaway CA and a certificate it
-signed for localhost), it serves https on ``https://localhost:PORT`` instead of plain http;
-``production_env`` is the matching environment, production settings and all: every suite
-(browser, production, smoke) runs the app that way.
+answered. It speaks https only, with a ``Certificate`` (``make_certificate``: a throwaway CA
+and a certificate it signed for localhost), on ``https://localhost:PORT``; ``production_env``
+is its environment, production settings and all: every suite (browser, production, smoke)
+runs the app as deployed.
 
 ``Browser`` is a cookie jar and an HTTP client that follows no redirect; it can be pointed at
 another server while keeping its cookies, as a browser does for one host on another port.
@@ -181,8 +182,8 @@ class Gunicorn:
     """``gunicorn wsgi:app`` with ``workers`` sync workers on a free port of 127.0.0.1.
 
     Use as a context manager (or ``start()`` / ``stop()``). ``env`` is the whole environment
-    of the server (see ``production_env``). With a ``certificate`` it
-    speaks https only, and is addressed as ``localhost`` (the name its certificate carries).
+    of the server (see ``production_env``). It speaks https only, with ``certificate``, and
+    is addressed as ``localhost`` (the name its certificate carries).
     """
 
     PORT_ATTEMPTS = 3
@@ -192,8 +193,8 @@ class Gunicorn:
         env: Mapping[str, str],
         workers: int,
         *,
+        certificate: Certificate,
         log_path: Path | None = None,
-        certificate: Certificate | None = None,
     ) -> None:
         self.env = dict(env)
         self.workers = workers
@@ -204,9 +205,7 @@ class Gunicorn:
 
     @property
     def url(self) -> str:
-        if self.certificate is not None:
-            return f"https://localhost:{self.port}"
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://localhost:{self.port}"
 
     def environment(self) -> dict[str, str]:
         """The server's whole environment: ``env``, plus PUBLIC_URL unless ``env`` sets it.
@@ -217,14 +216,6 @@ class Gunicorn:
         return {"PUBLIC_URL": self.url, **self.env, "WEB_CONCURRENCY": str(self.workers)}
 
     def command(self) -> list[str]:
-        tls = []
-        if self.certificate is not None:
-            tls = [
-                "--certfile",
-                str(self.certificate.chain),
-                "--keyfile",
-                str(self.certificate.key),
-            ]
         return [
             sys.executable,
             "-m",
@@ -233,16 +224,18 @@ class Gunicorn:
             str(self.workers),
             "--bind",
             f"127.0.0.1:{self.port}",
-            *tls,
+            "--certfile",
+            str(self.certificate.chain),
+            "--keyfile",
+            str(self.certificate.key),
             "--access-logformat",
             ACCESS_LOG_FORMAT,
             "wsgi:app",
         ]
 
     def browser(self) -> Browser:
-        """A new ``Browser`` aimed at this server (trusting its certificate's CA, if any)."""
-        context = None if self.certificate is None else self.certificate.client_context()
-        return Browser(self.url, ssl_context=context)
+        """A new ``Browser`` aimed at this server, trusting its certificate's CA."""
+        return Browser(self.url, ssl_context=self.certificate.client_context())
 
     def start(self) -> Self:
         """Start and wait for /healthz; on a lost port race, try another port."""
@@ -356,7 +349,7 @@ class Browser:
     """A cookie jar and an opener that follows no redirect, aimed at ``base_url``.
 
     ``base_url`` may be changed at any time: the cookies stay, and as in a browser, cookies
-    of 127.0.0.1 go to every port of 127.0.0.1. Each request opens a new connection, so
+    of localhost go to every port of localhost. Each request opens a new connection, so
     consecutive requests may be answered by different gunicorn workers. For https,
     ``ssl_context`` says which certificates to trust (``Certificate.client_context``).
     """
