@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -16,6 +17,7 @@ from pytest_mock import MockerFixture
 from sqlalchemy.orm import scoped_session
 
 from tests.databases import empty_postgres_schema, postgres_server_url, temporary_postgres_database
+from tests.production.servers import Certificate, make_certificate
 from tests.smtp import Outbox, smtp_server
 from tests.support import HttpsClient, make_app, new_client
 from webapp.extensions import db, jobs, mailer
@@ -157,6 +159,31 @@ def outbox() -> Iterator[Outbox]:
     """A real SMTP server on localhost; the ``mail_app`` fixture sends to it."""
     with smtp_server() as (box, _port):
         yield box
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """TEST_REDIS_URL (CI: redis://127.0.0.1:6379/15), a Redis database these tests may flush."""
+    url = os.environ.get("TEST_REDIS_URL", "").strip()
+    if not url:
+        pytest.skip(
+            "TEST_REDIS_URL is not set: the multi-process tests need a Redis database they "
+            "may flush, e.g. TEST_REDIS_URL=redis://127.0.0.1:6379/15"
+        )
+    return url
+
+
+@pytest.fixture(scope="session")
+def mail_catcher() -> Iterator[Outbox]:
+    """An SMTP server on localhost for the whole run: production gunicorns send their mail here."""
+    with smtp_server() as (box, _port):
+        yield box
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    """A throwaway CA and its certificate for localhost, for the production and smoke servers."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

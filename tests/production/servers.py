@@ -1,13 +1,14 @@
 """Real servers for the production-shape tests: `gunicorn wsgi:app` subprocesses and a browser.
 
-``Gunicorn(env, workers)`` starts ``python -m gunicorn --workers N --bind 127.0.0.1:PORT wsgi:app``
-from the repository root (so gunicorn.conf.py is read, as in a deployment) on a free port,
-waits until /healthz answers 200 and always stops it again (SIGTERM, then SIGKILL). Each
+``Gunicorn(env, workers, certificate=...)`` starts ``python -m gunicorn --workers N --bind
+127.0.0.1:PORT --certfile ... --keyfile ... wsgi:app`` from the repository root (so
+gunicorn.conf.py is read, as in a deployment) on a free port, waits until /healthz answers
+200 and always stops it again (SIGTERM, then SIGKILL). Each
 access-log line starts with the answering worker's pid, so a test can tell which processes
-answered. Given a ``Certificate`` (``make_certificate``: a throwaway CA and a certificate it
-signed for localhost), it serves https on ``https://localhost:PORT`` instead of plain http;
-``production_env`` is the matching environment, production settings and all (the browser
-suite runs the app that way).
+answered. It speaks https only, with a ``Certificate`` (``make_certificate``: a throwaway CA
+and a certificate it signed for localhost), on ``https://localhost:PORT``; ``production_env``
+is its environment, production settings and all: every suite (browser, production, smoke)
+runs the app as deployed.
 
 ``Browser`` is a cookie jar and an HTTP client that follows no redirect; it can be pointed at
 another server while keeping its cookies, as a browser does for one host on another port.
@@ -78,62 +79,55 @@ def new_secret_key() -> str:
     return secrets.token_hex(32)
 
 
-def server_env(
-    *, database_url: str, redis_url: str, secret_key: str, **settings: str
+def production_env(
+    *,
+    database_url: str,
+    mail_port: int,
+    redis_url: str = "memory://",
+    secret_key: str | None = None,
+    **settings: str,
 ) -> dict[str, str]:
-    """The outer environment without any app setting, plus a production-like configuration.
+    """The outer environment minus any app setting, plus production's (for https servers).
 
-    ``APP_ENV=development`` is production's settings (real Argon2 cost, gunicorn.conf.py)
-    except that cookies go without Secure and plain http is not redirected, because these
-    servers speak http. Per-address limits are generous unless ``settings`` say otherwise.
-    ``PUBLIC_URL`` is set by ``Gunicorn`` to its own address unless given here.
+    Meant for a ``Gunicorn`` given a ``Certificate``. ``APP_ENV=production``: Secure
+    ``__Host-`` cookies, https insisted on, HSTS, production Argon2 cost. Counters in
+    ``redis_url``; on the default ``memory://`` one worker (WEB_CONCURRENCY=1, which ``flask
+    db upgrade`` with this environment sees too; ``Gunicorn`` sets its own count). Mail goes
+    over plain SMTP to the catcher on ``mail_port`` of 127.0.0.1 (tests/smtp.py).
+    ``secret_key`` is a new random one unless given: give the same one to every instance that
+    must share sessions. Per-address limits are generous and PUBLIC_URL is the server's own
+    https address, unless ``settings`` say otherwise.
     """
     names = app_settings()
     env = {key: value for key, value in os.environ.items() if key not in names}
     env.update(
-        APP_ENV="development",
-        SECRET_KEY=secret_key,
+        APP_ENV="production",
+        SECRET_KEY=secret_key or new_secret_key(),
         DATABASE_URL=database_url,
         RATELIMIT_STORAGE_URI=redis_url,
+        WEB_CONCURRENCY="1",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=str(mail_port),
+        MAIL_USE_TLS="false",
         LOGIN_RATE_LIMIT=GENEROUS_RATE_LIMIT,
         REGISTER_RATE_LIMIT=GENEROUS_RATE_LIMIT,
+        MAIL_REQUEST_RATE_LIMIT=GENEROUS_RATE_LIMIT,
     )
     env.update(settings)
     return env
 
 
-def production_env(*, database_url: str, mail_port: int, **settings: str) -> dict[str, str]:
-    """``server_env`` with production settings, for a ``Gunicorn`` given a ``Certificate``.
-
-    ``APP_ENV=production``: Secure ``__Host-`` cookies, https insisted on, HSTS. Counters in
-    ``memory://``, so one worker (WEB_CONCURRENCY=1, which ``flask db upgrade`` with this
-    environment sees too; ``Gunicorn`` sets its own count); mail goes over plain SMTP to the
-    catcher on ``mail_port`` of 127.0.0.1 (tests/smtp.py). Per-address limits are generous,
-    a new random SECRET_KEY is used and PUBLIC_URL is the server's own https address, unless
-    ``settings`` say otherwise.
-    """
-    return server_env(
-        database_url=database_url,
-        redis_url="memory://",
-        secret_key=new_secret_key(),
-        **{
-            "APP_ENV": "production",
-            "WEB_CONCURRENCY": "1",
-            "MAIL_SERVER": "127.0.0.1",
-            "MAIL_PORT": str(mail_port),
-            "MAIL_USE_TLS": "false",
-            "MAIL_REQUEST_RATE_LIMIT": GENEROUS_RATE_LIMIT,
-            **settings,
-        },
-    )
-
-
 def upgrade_database(env: Mapping[str, str]) -> None:
-    """``flask --app wsgi db upgrade`` with this environment, as a deployment runs it."""
+    """``flask --app wsgi db upgrade`` with this environment, as a deployment runs it.
+
+    Production refuses to start without an https PUBLIC_URL, and before the first server
+    starts nobody knows its port; the migration builds no link, so unless ``env`` sets one
+    the bare origin does.
+    """
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
         cwd=ROOT,
-        env=dict(env),
+        env={"PUBLIC_URL": "https://localhost", **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -188,8 +182,8 @@ class Gunicorn:
     """``gunicorn wsgi:app`` with ``workers`` sync workers on a free port of 127.0.0.1.
 
     Use as a context manager (or ``start()`` / ``stop()``). ``env`` is the whole environment
-    of the server (see ``server_env`` and ``production_env``). With a ``certificate`` it
-    speaks https only, and is addressed as ``localhost`` (the name its certificate carries).
+    of the server (see ``production_env``). It speaks https only, with ``certificate``, and
+    is addressed as ``localhost`` (the name its certificate carries).
     """
 
     PORT_ATTEMPTS = 3
@@ -199,8 +193,8 @@ class Gunicorn:
         env: Mapping[str, str],
         workers: int,
         *,
+        certificate: Certificate,
         log_path: Path | None = None,
-        certificate: Certificate | None = None,
     ) -> None:
         self.env = dict(env)
         self.workers = workers
@@ -211,9 +205,7 @@ class Gunicorn:
 
     @property
     def url(self) -> str:
-        if self.certificate is not None:
-            return f"https://localhost:{self.port}"
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://localhost:{self.port}"
 
     def environment(self) -> dict[str, str]:
         """The server's whole environment: ``env``, plus PUBLIC_URL unless ``env`` sets it.
@@ -224,14 +216,6 @@ class Gunicorn:
         return {"PUBLIC_URL": self.url, **self.env, "WEB_CONCURRENCY": str(self.workers)}
 
     def command(self) -> list[str]:
-        tls = []
-        if self.certificate is not None:
-            tls = [
-                "--certfile",
-                str(self.certificate.chain),
-                "--keyfile",
-                str(self.certificate.key),
-            ]
         return [
             sys.executable,
             "-m",
@@ -240,16 +224,18 @@ class Gunicorn:
             str(self.workers),
             "--bind",
             f"127.0.0.1:{self.port}",
-            *tls,
+            "--certfile",
+            str(self.certificate.chain),
+            "--keyfile",
+            str(self.certificate.key),
             "--access-logformat",
             ACCESS_LOG_FORMAT,
             "wsgi:app",
         ]
 
     def browser(self) -> Browser:
-        """A new ``Browser`` aimed at this server (trusting its certificate's CA, if any)."""
-        context = None if self.certificate is None else self.certificate.client_context()
-        return Browser(self.url, ssl_context=context)
+        """A new ``Browser`` aimed at this server, trusting its certificate's CA."""
+        return Browser(self.url, ssl_context=self.certificate.client_context())
 
     def start(self) -> Self:
         """Start and wait for /healthz; on a lost port race, try another port."""
@@ -363,7 +349,7 @@ class Browser:
     """A cookie jar and an opener that follows no redirect, aimed at ``base_url``.
 
     ``base_url`` may be changed at any time: the cookies stay, and as in a browser, cookies
-    of 127.0.0.1 go to every port of 127.0.0.1. Each request opens a new connection, so
+    of localhost go to every port of localhost. Each request opens a new connection, so
     consecutive requests may be answered by different gunicorn workers. For https,
     ``ssl_context`` says which certificates to trust (``Certificate.client_context``).
     """

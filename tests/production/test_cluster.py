@@ -2,9 +2,10 @@
 
 The deployed shape (README "Scaling out"): every process is stateless, so uniqueness is the
 database's job and limits and sessions live in shared storage. Each test proves one of those
-claims over real HTTP against `gunicorn wsgi:app`, with 4 sync workers on one port and a
-second instance on another port sharing the same database, Redis and SECRET_KEY (and, for
-the simultaneous guesses, one with 2 workers).
+claims over real HTTPS against `gunicorn wsgi:app` with production settings, with 4 sync
+workers on one port and a second instance on another port sharing the same database, Redis
+and SECRET_KEY (and, for the simultaneous guesses, one with 2 workers). Both instances have
+the first one's address as PUBLIC_URL, as both would have a load balancer's public name.
 
 The servers live for the whole module (starting them is most of the cost); each test uses
 addresses of its own and starts from an empty Redis database.
@@ -23,6 +24,7 @@ from sqlalchemy.pool import NullPool
 from tests.production.servers import (
     Access,
     Browser,
+    Certificate,
     Gunicorn,
     Reply,
     StartServer,
@@ -49,9 +51,11 @@ def server_a(start_server: StartServer, cluster_env: dict[str, str]) -> Gunicorn
 
 
 @pytest.fixture(scope="module")
-def server_b(start_server: StartServer, cluster_env: dict[str, str]) -> Gunicorn:
+def server_b(
+    start_server: StartServer, cluster_env: dict[str, str], server_a: Gunicorn
+) -> Gunicorn:
     """Instance B: another gunicorn with 4 workers, on another port, sharing everything."""
-    return start_server(cluster_env, WORKERS)
+    return start_server({**cluster_env, "PUBLIC_URL": server_a.url}, WORKERS)
 
 
 @pytest.fixture(autouse=True)
@@ -113,16 +117,16 @@ def prepared_sign_up(browser: Browser, email: str, name: str) -> Callable[[], Re
     return partial(browser.post, "/register", data)
 
 
-def prepared_login(base_url: str, email: str, password: str) -> Callable[[], Reply]:
+def prepared_login(server: Gunicorn, email: str, password: str) -> Callable[[], Reply]:
     """A fresh browser with the login form open; the returned call submits it."""
-    browser = Browser(base_url)
+    browser = server.browser()
     token = browser.csrf_token("/login")
     data = {"csrf_token": token, "email": email, "password": password}
     return partial(browser.post, "/login", data)
 
 
-def login(base_url: str, email: str, password: str) -> Reply:
-    return prepared_login(base_url, email, password)()
+def login(server: Gunicorn, email: str, password: str) -> Reply:
+    return prepared_login(server, email, password)()
 
 
 def assert_exactly_one_account(replies: Sequence[Reply]) -> int:
@@ -172,7 +176,7 @@ def test_c45_twenty_simultaneous_sign_ups_make_one_account_on_four_workers(
     server_a: Gunicorn, count_users: Callable[[str], int]
 ) -> None:
     spellings = letter_cases("race.four@example.com", SIMULTANEOUS_SIGN_UPS)
-    browsers = [Browser(server_a.url) for _ in spellings]
+    browsers = [server_a.browser() for _ in spellings]
     calls = [
         prepared_sign_up(browser, email, "Racer Four")
         for browser, email in zip(browsers, spellings, strict=True)
@@ -192,8 +196,9 @@ def test_c45_twenty_simultaneous_sign_ups_make_one_account_on_two_instances(
     server_a: Gunicorn, server_b: Gunicorn, count_users: Callable[[str], int]
 ) -> None:
     spellings = letter_cases("race.pair@example.com", SIMULTANEOUS_SIGN_UPS)
-    urls = [(server_a.url, server_b.url)[i % 2] for i in range(len(spellings))]
-    browsers = [Browser(url) for url in urls]
+    servers = [(server_a, server_b)[i % 2] for i in range(len(spellings))]
+    urls = [server.url for server in servers]
+    browsers = [server.browser() for server in servers]
     calls = [
         prepared_sign_up(browser, email, "Racer Pair")
         for browser, email in zip(browsers, spellings, strict=True)
@@ -212,22 +217,20 @@ def test_c45_twenty_simultaneous_sign_ups_make_one_account_on_two_instances(
 
 def test_c18_per_account_throttle_holds_across_four_workers(server_a: Gunicorn) -> None:
     email = "throttle.four@example.com"
-    assert sign_up(Browser(server_a.url), email, "Tess Four").status == 303
+    assert sign_up(server_a.browser(), email, "Tess Four").status == 303
     since = len(server_a.accesses())
 
     # Five wrong passwords at once, each from a fresh browser on its own connection: several
     # workers answer them, so no worker sees all five failures itself.
     failures = simultaneously(
-        [prepared_login(server_a.url, email, WRONG) for _ in range(FREE_FAILURES)]
+        [prepared_login(server_a, email, WRONG) for _ in range(FREE_FAILURES)]
     )
     assert [reply.status for reply in failures] == [422] * FREE_FAILURES
 
     # The sixth attempt waits even with the right password, and so does every one after it,
     # whichever worker answers.
-    assert_throttled(login(server_a.url, email, STRONG_PASSWORD))
-    further = simultaneously(
-        [prepared_login(server_a.url, email, STRONG_PASSWORD) for _ in range(8)]
-    )
+    assert_throttled(login(server_a, email, STRONG_PASSWORD))
+    further = simultaneously([prepared_login(server_a, email, STRONG_PASSWORD) for _ in range(8)])
     for reply in further:
         assert_throttled(reply)
 
@@ -246,8 +249,8 @@ def test_c18_per_account_throttle_holds_across_two_instances(
     server_a: Gunicorn, server_b: Gunicorn
 ) -> None:
     email = "throttle.pair@example.com"
-    instances = (server_a.url, server_b.url)
-    assert sign_up(Browser(server_a.url), email, "Tess Pair").status == 303
+    instances = (server_a, server_b)
+    assert sign_up(server_a.browser(), email, "Tess Pair").status == 303
 
     # Failures 1, 3, 5 on A and 2, 4 on B: neither instance saw five of them.
     for attempt in range(FREE_FAILURES):
@@ -266,9 +269,9 @@ def test_c18_forty_simultaneous_wrong_sign_ins_on_two_workers_get_five_checks(
     made while another is being checked gets a check beyond the five free ones."""
     server = start_server(cluster_env, 2)
     email = "throttle.race@example.com"
-    assert sign_up(Browser(server.url), email, "Tess Race").status == 303
+    assert sign_up(server.browser(), email, "Tess Race").status == 303
     since = len(server.accesses())
-    calls = [prepared_login(server.url, email, WRONG) for _ in range(SIMULTANEOUS_GUESSES)]
+    calls = [prepared_login(server, email, WRONG) for _ in range(SIMULTANEOUS_GUESSES)]
 
     replies = simultaneously(calls)
 
@@ -280,18 +283,22 @@ def test_c18_forty_simultaneous_wrong_sign_ins_on_two_workers_get_five_checks(
 
 
 def test_per_process_memory_storage_would_not_hold_the_limit_across_instances(
-    cluster_env: dict[str, str], server_a: Gunicorn
+    cluster_env: dict[str, str], server_a: Gunicorn, tls_certificate: Certificate
 ) -> None:
     """The contrast that shows the test above can fail: without shared storage, it does.
 
     Each instance counts its own failures in memory (one worker each, so the split is exact):
     after three failures on A and two on B, the sixth attempt is checked, not throttled.
+    Production allows memory:// to one worker only, which is what each instance has.
     """
     email = "throttle.memory@example.com"
-    assert sign_up(Browser(server_a.url), email, "Tess Memory").status == 303
+    assert sign_up(server_a.browser(), email, "Tess Memory").status == 303
     env = {**cluster_env, "RATELIMIT_STORAGE_URI": "memory://"}
-    with Gunicorn(env, 1) as solo_a, Gunicorn(env, 1) as solo_b:
-        instances = (solo_a.url, solo_b.url)
+    with (
+        Gunicorn(env, 1, certificate=tls_certificate) as solo_a,
+        Gunicorn({**env, "PUBLIC_URL": solo_a.url}, 1, certificate=tls_certificate) as solo_b,
+    ):
+        instances = (solo_a, solo_b)
         statuses = [login(instances[i % 2], email, WRONG).status for i in range(FREE_FAILURES + 1)]
 
     assert statuses == [422] * (FREE_FAILURES + 1)
@@ -301,7 +308,7 @@ def test_c27_a_session_works_on_both_instances_and_signing_out_on_one_ends_it_on
     server_a: Gunicorn, server_b: Gunicorn
 ) -> None:
     email, name = "session.pair@example.com", "Sam Pair"
-    browser = Browser(server_a.url)
+    browser = server_a.browser()
     assert sign_up(browser, email, name).path == "/account"
     stolen = browser.copy()  # the cookies as they are while signed in
 

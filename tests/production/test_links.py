@@ -1,4 +1,5 @@
-"""Emailed links as deployed: `gunicorn wsgi:app` with 2 workers on PostgreSQL, mail over SMTP.
+"""Emailed links as deployed: `gunicorn wsgi:app` with 2 workers on PostgreSQL and Redis, over
+https with production settings, mail over SMTP.
 
 Several workers are several processes, so only the database can make a link single-use:
 these tests submit one link many times at once and count what changed and what was mailed.
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.production.servers import Browser, Gunicorn, StartServer, simultaneously
+from tests.production.servers import Gunicorn, StartServer, simultaneously
 from tests.smtp import Outbox, link_in
 from tests.support import STRONG_PASSWORD
 
@@ -28,20 +29,14 @@ def mailing_server(
     start_server: StartServer, cluster_env: dict[str, str], outbox: Outbox, fresh_redis: str
 ) -> Gunicorn:
     """The site with 2 workers, sending its mail to ``outbox``."""
-    env = {
-        **cluster_env,
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(outbox.port),
-        "MAIL_USE_TLS": "0",
-    }
-    return start_server(env, WORKERS)
+    return start_server({**cluster_env, "MAIL_PORT": str(outbox.port)}, WORKERS)
 
 
 def test_c48_one_reset_link_posted_at_once_to_two_workers_changes_the_password_once(
     mailing_server: Gunicorn, outbox: Outbox
 ) -> None:
     email = "racing-reset@example.com"
-    signup = Browser(mailing_server.url).post_form(
+    signup = mailing_server.browser().post_form(
         "/register",
         {
             "email": email,
@@ -51,11 +46,11 @@ def test_c48_one_reset_link_posted_at_once_to_two_workers_changes_the_password_o
         },
     )
     assert signup.status == 303
-    asked = Browser(mailing_server.url).post_form("/password/forgot", {"email": email})
+    asked = mailing_server.browser().post_form("/password/forgot", {"email": email})
     assert asked.status == 303
     [message] = [m for m in outbox.wait_for(1) if m["Subject"] == RESET_SUBJECT]
     link = urlsplit(link_in(message)).path
-    browsers = [Browser(mailing_server.url) for _ in range(RACERS)]
+    browsers = [mailing_server.browser() for _ in range(RACERS)]
     forms = []
     for i, browser in enumerate(browsers):
         assert browser.get(link).status == 303  # the token moves into this browser's session
@@ -73,9 +68,7 @@ def test_c48_one_reset_link_posted_at_once_to_two_workers_changes_the_password_o
     statuses = [reply.status for reply in replies]
     assert sorted(statuses) == [303] + [400] * (RACERS - 1)
     winner = forms[statuses.index(303)]["password"]
-    signed_in = Browser(mailing_server.url).post_form(
-        "/login", {"email": email, "password": winner}
-    )
+    signed_in = mailing_server.browser().post_form("/login", {"email": email, "password": winner})
     assert signed_in.status == 303
     outbox.wait_for(2)  # the reset link and the winner's notice
     mailing_server.stop()  # each worker finishes its queued mail before it exits

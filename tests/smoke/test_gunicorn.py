@@ -1,8 +1,8 @@
-"""The deployed shape end to end: `flask db upgrade`, then `gunicorn wsgi:app`, over real HTTP.
+"""The deployed shape end to end: `flask db upgrade`, then `gunicorn wsgi:app`, over real HTTPS.
 
-Development settings, which are production's (real Argon2 cost, gunicorn.conf.py from the
-repository root) except that cookies go without Secure, because this server speaks plain http.
-The server and the browser come from tests/production/servers.py.
+Production settings (``APP_ENV=production``: Secure ``__Host-`` cookies, https insisted on,
+production Argon2 cost, gunicorn.conf.py from the repository root), the run's certificate for
+localhost and its SMTP catcher. The server and the browser come from tests/production/servers.py.
 """
 
 from __future__ import annotations
@@ -14,28 +14,35 @@ from pathlib import Path
 import pytest
 
 from tests.production.servers import (
-    Browser,
+    Certificate,
     Gunicorn,
     Reply,
-    new_secret_key,
-    server_env,
+    production_env,
     upgrade_database,
 )
+from tests.smtp import Outbox
 from tests.support import STRONG_PASSWORD
 
 pytestmark = pytest.mark.gunicorn
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Gunicorn]:
-    """gunicorn with 2 workers on a temporary SQLite file, migrated as a deployment would."""
-    env = server_env(
+def server(
+    tmp_path: Path, redis_url: str, tls_certificate: Certificate, mail_catcher: Outbox
+) -> Iterator[Gunicorn]:
+    """gunicorn with 2 workers on a temporary SQLite file, migrated as a deployment would.
+
+    Several production workers need shared counters: Redis (production refuses memory://).
+    """
+    env = production_env(
         database_url=f"sqlite:///{tmp_path / 'smoke.db'}",
-        redis_url="memory://",
-        secret_key=new_secret_key(),
+        mail_port=mail_catcher.port,
+        redis_url=redis_url,
     )
     upgrade_database(env)
-    with Gunicorn(env, workers=2, log_path=tmp_path / "server.log") as running:
+    with Gunicorn(
+        env, workers=2, log_path=tmp_path / "server.log", certificate=tls_certificate
+    ) as running:
         yield running
 
 
@@ -50,7 +57,7 @@ def assert_redirect(reply: Reply, base_url: str, status: int, path: str) -> dict
 
 def test_sign_up_out_and_in_through_gunicorn(server: Gunicorn) -> None:
     base_url = server.url
-    browser = Browser(base_url)
+    browser = server.browser()
     email, name = "smoke@example.com", "Smoke Tester"
 
     registered = browser.post_form(
@@ -63,7 +70,7 @@ def test_sign_up_out_and_in_through_gunicorn(server: Gunicorn) -> None:
         },
     )
     assert_redirect(registered, base_url, 303, "/account")
-    assert browser.cookie_names() == {"session", "device"}  # no __Host- over plain http
+    assert browser.cookie_names() == {"__Host-session", "__Host-device"}
 
     account = browser.get("/account")
     assert account.status == 200

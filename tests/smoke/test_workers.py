@@ -2,6 +2,7 @@
 
 gunicorn.conf.py defaults to one worker on memory:// and refuses, at start-up, an explicit request
 for more (WEB_CONCURRENCY or --workers) in production; development (`make run`) may have more.
+The servers run as deployed: production settings over https, mail to the run's SMTP catcher.
 """
 
 from __future__ import annotations
@@ -12,36 +13,37 @@ from pathlib import Path
 import pytest
 
 from tests.production.servers import (
-    Browser,
+    Certificate,
     Gunicorn,
     ServerFailed,
-    new_secret_key,
-    server_env,
+    production_env,
     upgrade_database,
 )
+from tests.smtp import Outbox
 from tests.support import load_gunicorn_conf
 
 CORES = multiprocessing.cpu_count()
 
 
-def _production_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+def _production_env(tmp_path: Path, mail_port: int, **settings: str) -> dict[str, str]:
     """Everything production requires, on a migrated SQLite file and memory:// counters."""
-    env = server_env(
-        database_url=f"sqlite:///{tmp_path / 'workers.db'}",
-        redis_url="memory://",
-        secret_key=new_secret_key(),
-        APP_ENV="production",
-        PUBLIC_URL="https://signup.example",
-        MAIL_SERVER="smtp.example",
-        **settings,
+    env = production_env(
+        database_url=f"sqlite:///{tmp_path / 'workers.db'}", mail_port=mail_port, **settings
     )
     upgrade_database(env)
     return env
 
 
 @pytest.mark.gunicorn
-def test_production_refuses_two_workers_on_memory_storage(tmp_path: Path) -> None:
-    server = Gunicorn(_production_env(tmp_path), workers=2, log_path=tmp_path / "server.log")
+def test_production_refuses_two_workers_on_memory_storage(
+    tmp_path: Path, tls_certificate: Certificate, mail_catcher: Outbox
+) -> None:
+    server = Gunicorn(
+        _production_env(tmp_path, mail_catcher.port),
+        workers=2,
+        log_path=tmp_path / "server.log",
+        certificate=tls_certificate,
+    )
 
     try:
         with pytest.raises(ServerFailed, match="gunicorn exited with 1"):
@@ -63,12 +65,18 @@ def test_production_refuses_two_workers_on_memory_storage(tmp_path: Path) -> Non
     ids=["one-worker", "throttling-off"],
 )
 def test_production_serves_one_worker_or_unthrottled_on_memory_storage(
-    tmp_path: Path, workers: int, settings: dict[str, str]
+    tmp_path: Path,
+    workers: int,
+    settings: dict[str, str],
+    tls_certificate: Certificate,
+    mail_catcher: Outbox,
 ) -> None:
-    env = _production_env(tmp_path, **settings)
+    env = _production_env(tmp_path, mail_catcher.port, **settings)
 
-    with Gunicorn(env, workers=workers, log_path=tmp_path / "server.log") as server:
-        assert Browser(server.url).get("/healthz").status == 200
+    with Gunicorn(
+        env, workers=workers, log_path=tmp_path / "server.log", certificate=tls_certificate
+    ) as server:
+        assert server.browser().get("/healthz").status == 200
 
 
 @pytest.mark.parametrize(
