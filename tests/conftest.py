@@ -10,6 +10,7 @@ from pathlib import Path
 from unittest.mock import NonCallableMagicMock
 
 import pytest
+import redis
 from flask import Flask
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
@@ -161,9 +162,25 @@ def outbox() -> Iterator[Outbox]:
         yield box
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Empty the test Redis database once, before any xdist worker starts.
+
+    The one place it is emptied: a test that emptied it would pull the counters from under a
+    test the other worker is running. Tests keep apart by what they count instead (a SECRET_KEY
+    per server cluster, an address per test, a counter name per test).
+    """
+    url = os.environ.get("TEST_REDIS_URL", "").strip()
+    if url and not hasattr(session.config, "workerinput"):
+        client = redis.Redis.from_url(url)
+        try:
+            client.flushdb()  # only this database, never FLUSHALL
+        finally:
+            client.close()
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """TEST_REDIS_URL (CI: redis://127.0.0.1:6379/15), a Redis database these tests may flush."""
+    """TEST_REDIS_URL (CI: redis://127.0.0.1:6379/15), a Redis database only these tests use."""
     url = os.environ.get("TEST_REDIS_URL", "").strip()
     if not url:
         pytest.skip(

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 import pytest
-import redis
 
 from tests.databases import empty_postgres_schema
 from tests.production.servers import (
@@ -23,17 +22,6 @@ from tests.production.servers import (
     upgrade_database,
 )
 from tests.smtp import Outbox
-
-
-@pytest.fixture
-def fresh_redis(redis_url: str) -> str:
-    """The test Redis database, emptied (only that database: FLUSHDB, never FLUSHALL)."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-    return redis_url
 
 
 @pytest.fixture(scope="module")

@@ -58,11 +58,6 @@ def server_b(
     return start_server({**cluster_env, "PUBLIC_URL": server_a.url}, WORKERS)
 
 
-@pytest.fixture(autouse=True)
-def _empty_redis(fresh_redis: str) -> None:
-    """Every test starts with no counters: per-address limits and account throttles at zero."""
-
-
 @pytest.fixture
 def count_users(migrated_postgres: str) -> Iterator[Callable[[str], int]]:
     """``count_users(address)``: rows in ``users`` whose email is the address in any case."""

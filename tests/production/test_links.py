@@ -26,7 +26,7 @@ CHANGED_SUBJECT = "Your password was changed"
 
 @pytest.fixture
 def mailing_server(
-    start_server: StartServer, cluster_env: dict[str, str], outbox: Outbox, fresh_redis: str
+    start_server: StartServer, cluster_env: dict[str, str], outbox: Outbox
 ) -> Gunicorn:
     """The site with 2 workers, sending its mail to ``outbox``."""
     return start_server({**cluster_env, "MAIL_PORT": str(outbox.port)}, WORKERS)
