@@ -151,15 +151,7 @@ def test_a_remembered_browser_confirms_the_password_before_changing_it(
     control(restarted, "Password").fill(account.password)
     button(restarted, "Continue").click()
     restarted.wait_for_url("**/account/password")
-    control(restarted, "Current password").fill(account.password)
-    control(restarted, "New password").fill(NEW_PASSWORD)
-    control(restarted, "Confirm new password").fill(NEW_PASSWORD)
-    button(restarted, "Change password").click()
-
-    restarted.wait_for_url("**/account")
-    assert flashes(restarted) == [
-        "Your password has been changed. Other devices have been signed out."
-    ]
+    _change_password(restarted, account)
     # The browser is still remembered, under its new token: another restart keeps it in.
     again = open_browser(storage_state=persistent_cookies(restarted.context.storage_state()))
     again.goto("/account")
@@ -223,6 +215,16 @@ def _signed_in_twice(open_browser: OpenBrowser, new_email: NewEmail) -> tuple[Ac
     return account, here, there
 
 
+def _change_password(page: Page, account: Account) -> None:
+    """Fill in the change-password form on ``page`` and land on the account page."""
+    control(page, "Current password").fill(account.password)
+    control(page, "New password").fill(NEW_PASSWORD)
+    control(page, "Confirm new password").fill(NEW_PASSWORD)
+    button(page, "Change password").click()
+    page.wait_for_url("**/account")
+    assert flashes(page) == ["Your password has been changed. Other devices have been signed out."]
+
+
 def _expect_signed_in_here_only(here: Page, there: Page) -> None:
     _expect_signed_out(there)
     here.goto("/account")  # this browser stays signed in
@@ -236,13 +238,8 @@ def test_changing_the_password_signs_the_other_browser_out(
 
     here.get_by_role("link", name="Change password").click()
     here.wait_for_url("**/account/password")
-    control(here, "Current password").fill(account.password)
-    control(here, "New password").fill(NEW_PASSWORD)
-    control(here, "Confirm new password").fill(NEW_PASSWORD)
-    button(here, "Change password").click()
+    _change_password(here, account)
 
-    here.wait_for_url("**/account")
-    assert flashes(here) == ["Your password has been changed. Other devices have been signed out."]
     _expect_signed_in_here_only(here, there)
 
 
