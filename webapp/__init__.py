@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import errors, extensions, headers
 from webapp.config import is_redis, load_settings
-from webapp.forms import reject_undecodable_form
+from webapp.forms import require_form_body
 from webapp.identity import load_user
 from webapp.redaction import mask_log_record
 
@@ -47,7 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Hooks run in the order registered: https and cross-site checks first, then the body
     # check, before CSRFProtect's hook, which parses the form and would consume the body.
     headers.init_app(app)
-    app.before_request(reject_undecodable_form)
+    app.before_request(require_form_body)
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(MIGRATIONS))
     extensions.csrf.init_app(app)

@@ -67,7 +67,7 @@ class Form(FlaskForm):
         return valid
 
 
-def reject_undecodable_form() -> None:
+def require_form_body() -> None:
     """Refuse a body that is not a form as a browser sends it, before anything reads it.
 
     Flask-WTF reads a JSON body as form data, and files as field values: numbers, objects,
